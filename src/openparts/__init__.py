@@ -1,0 +1,3 @@
+"""openparts: open-world, class-agnostic part instance segmentation (Open Part Segmenter)."""
+
+__version__ = "0.1.0"

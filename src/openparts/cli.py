@@ -1,0 +1,124 @@
+"""`openparts ...`: the command line. It parses arguments and calls the library; nothing more."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from openparts import __version__
+
+log = logging.getLogger("openparts")
+
+
+def _data_parser(subparsers: argparse._SubParsersAction) -> None:
+    from openparts.data.adapters import SOURCES
+    from openparts.data.adapters.pascal_part import DEFAULT_MARGIN, GROUPINGS
+    from openparts.data.images import DEFAULT_MAX_PIXELS
+    from openparts.data.synth import SPLITS
+
+    data = subparsers.add_parser("data", help="convert, generate, check and look at datasets")
+    commands = data.add_subparsers(dest="data_command", required=True)
+
+    convert = commands.add_parser("convert", help="convert a real source into the openparts format")
+    convert.add_argument("source_kind", choices=sorted(SOURCES), help="the source's format")
+    convert.add_argument("source", help="folder in the source's published layout (or a COCO JSON for 'coco')")
+    convert.add_argument("destination", help="output folder (one sub-folder per split for car-parts and partimagenet)")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing output (only once complete)")
+    convert.add_argument("--skip-bad-images", action="store_true", help="skip unreadable images with a count instead of failing")
+    convert.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (default: %(default)s)")
+    convert.add_argument("--grouping", choices=GROUPINGS, default="raw", help="pascal-part: part names raw, or Pascal-Part-108/58")
+    convert.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="pascal-part: crop margin per side (default: %(default)s)")
+    convert.add_argument("--images", help="coco: folder holding the images (default: next to the JSON)")
+
+    synth = commands.add_parser("synth", help="generate the demo data that ships with the code")
+    synth.add_argument("destination")
+    synth.add_argument("--split", choices=sorted(SPLITS), default="seen", help="object categories (default: %(default)s)")
+    synth.add_argument("--count", type=int, default=200, help="number of images (default: %(default)s)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed; same seed, same images (default: %(default)s)")
+    synth.add_argument("--size", type=int, default=256, help="image side in pixels (default: %(default)s)")
+    synth.add_argument("--overwrite", action="store_true")
+
+    check = commands.add_parser("validate", help="check everything later stages rely on")
+    check.add_argument("root")
+    check.add_argument("--allow-missing-object-masks", action="store_true", help="for sets before the object_masks stage")
+    check.add_argument("--header-only", action="store_true", help="check image sizes from headers, do not decode pixels")
+
+    info = commands.add_parser("info", help="counts, sizes, parts per object, part-area histogram")
+    info.add_argument("root")
+    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    show = commands.add_parser("show", help="write overlay PNGs of parts and object outline")
+    show.add_argument("root")
+    show.add_argument("--out", required=True, help="folder for the PNGs")
+    show.add_argument("--limit", type=int, default=16, help="number of images (default: %(default)s)")
+    show.add_argument("--start", type=int, default=0, help="index of the first image (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openparts", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"openparts {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _data_parser(subparsers)
+    return parser
+
+
+def _run_data(args: argparse.Namespace) -> int:
+    if args.data_command == "convert":
+        from openparts.data.adapters import convert
+
+        options = {"overwrite": args.overwrite, "skip_bad_images": args.skip_bad_images, "max_pixels": args.max_pixels}
+        if args.source_kind == "pascal-part":
+            options.update(grouping=args.grouping, margin=args.margin)
+        if args.source_kind == "coco" and args.images:
+            options["images"] = args.images
+        for folder in convert(args.source_kind, args.source, args.destination, **options):
+            log.info("wrote %s", folder)
+    elif args.data_command == "synth":
+        from openparts.data.synth import generate
+
+        log.info("wrote %s", generate(args.destination, args.count, args.split, args.seed, args.size, args.overwrite))
+    elif args.data_command == "validate":
+        from openparts.data.validate import validate
+
+        report = validate(
+            args.root,
+            require_object_masks=not args.allow_missing_object_masks,
+            decode_images=not args.header_only,
+            progress=True,
+        )
+        sys.stdout.write(f"{args.root}: valid, {report.images} images, {report.parts} parts\n")
+    elif args.data_command == "info":
+        from openparts.data.inspect import dataset_info, format_info
+
+        details = dataset_info(args.root)
+        sys.stdout.write((json.dumps(details, indent=2) if args.json else format_info(details)) + "\n")
+    elif args.data_command == "show":
+        from openparts.data.inspect import show
+
+        show(args.root, args.out, limit=args.limit, start=args.start)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from openparts.data.errors import DataError, DatasetInvalid
+
+    try:
+        if args.command == "data":
+            return _run_data(args)
+    except (DataError, DatasetInvalid, FileExistsError, FileNotFoundError, ValueError) as error:
+        log.error("%s", error)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

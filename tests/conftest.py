@@ -1,0 +1,44 @@
+"""Shared fixtures: the real data beside the repository, and tiny datasets made on the fly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openparts.data.dataset import DatasetWriter, Part
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_source(name: str) -> Path:
+    """A folder of ../shared/data, or a skip that says why the test cannot run."""
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(f"real data {path} is absent (see ../shared/data/README.md); this test needs it")
+    return path
+
+
+def square_parts(height: int = 48, width: int = 64) -> tuple[np.ndarray, list[Part], np.ndarray]:
+    """An image with two rectangular parts inside a rectangular object."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    left = np.zeros((height, width), bool)
+    left[10:30, 8:30] = True
+    right = np.zeros((height, width), bool)
+    right[10:30, 30:50] = True
+    obj = np.zeros((height, width), bool)
+    obj[6:34, 4:54] = True
+    return image, [Part(left, "left"), Part(right, "right")], obj
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path: Path) -> Path:
+    root = tmp_path / "tiny"
+    with DatasetWriter(root, source="test") as writer:
+        for index in range(3):
+            image, parts, obj = square_parts()
+            writer.add(image, f"img{index}.png", parts, object_mask=obj, object_mask_source="gt", object_category="box")
+    return root
