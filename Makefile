@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint run demo-data bench clean
+.PHONY: setup test lint run bench clean
 
 setup: $(STAMP)
 
@@ -21,10 +21,6 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-
-demo-data: $(STAMP)
-	$(BIN)/openparts data synth data/demo/train --split seen --count 200 --seed 0
-	$(BIN)/openparts data synth data/demo/test --split unseen --count 60 --seed 1
 
 run: $(STAMP)
 	@echo "make run needs the six pipeline stages (issue 6); they are not built yet." >&2

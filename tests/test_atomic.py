@@ -49,7 +49,7 @@ def test_sigkill_during_directory_build_leaves_only_a_hidden_temporary(tmp_path:
         f"""
         import os
         from openparts import atomic
-        with atomic.atomic_directory({str(tmp_path / 'dataset')!r}) as staging:
+        with atomic.atomic_directory({str(tmp_path / "dataset")!r}) as staging:
             (staging / "a").write_text("half")
             os.kill(os.getpid(), 9)
         """

@@ -109,12 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from openparts.data.errors import DataError, DatasetInvalid
+    from openparts.data.errors import DataError, InvalidDatasetError
 
     try:
         if args.command == "data":
             return _run_data(args)
-    except (DataError, DatasetInvalid, FileExistsError, FileNotFoundError, ValueError) as error:
+    except (DataError, InvalidDatasetError, FileExistsError, FileNotFoundError, ValueError) as error:
         log.error("%s", error)
         return 1
     return 2

@@ -9,7 +9,7 @@ import pytest
 
 from openparts.data import masks as mask_io
 from openparts.data.dataset import DatasetWriter, Part, PartDataset
-from openparts.data.errors import DataError, DatasetInvalid
+from openparts.data.errors import DataError, InvalidDatasetError
 from openparts.data.validate import validate
 from tests.conftest import square_parts
 
@@ -63,7 +63,7 @@ def test_writer_rejects_empty_object_mask_and_mismatched_masks(tmp_path: Path) -
 
 
 def test_writer_rejects_file_names_that_escape(tmp_path: Path) -> None:
-    image, parts, obj = square_parts()
+    image, parts, _ = square_parts()
     with pytest.raises(DataError, match="escapes"), DatasetWriter(tmp_path / "d", source="t") as writer:
         writer.add(image, "../evil.png", parts)
 
@@ -71,7 +71,7 @@ def test_writer_rejects_file_names_that_escape(tmp_path: Path) -> None:
 def test_failed_conversion_keeps_the_previous_dataset(tiny_dataset: Path) -> None:
     before = (tiny_dataset / "annotations.json").read_bytes()
     with pytest.raises(RuntimeError), DatasetWriter(tiny_dataset, source="t", overwrite=True) as writer:
-        image, parts, obj = square_parts()
+        image, parts, _ = square_parts()
         writer.add(image, "new.png", parts)
         raise RuntimeError("converter crashed")
     assert (tiny_dataset / "annotations.json").read_bytes() == before
@@ -84,7 +84,7 @@ def test_converter_killed_halfway_leaves_no_folder_that_validates(tmp_path: Path
         import os
         from openparts.data.dataset import DatasetWriter
         from tests.conftest import square_parts
-        with DatasetWriter({str(tmp_path / 'out')!r}, source="t") as writer:
+        with DatasetWriter({str(tmp_path / "out")!r}, source="t") as writer:
             for index in range(5):
                 image, parts, obj = square_parts()
                 writer.add(image, f"{{index}}.png", parts, object_mask=obj, object_mask_source="gt")
@@ -143,14 +143,14 @@ def _wrong_size_rle(payload: dict) -> None:
 )
 def test_validate_names_each_problem(tiny_dataset: Path, change, message: str) -> None:
     _edit(tiny_dataset, change)
-    with pytest.raises(DatasetInvalid, match=message):
+    with pytest.raises(InvalidDatasetError, match=message):
         validate(tiny_dataset)
 
 
 def test_validate_reports_truncated_image_files(tiny_dataset: Path) -> None:
     image_file = tiny_dataset / "images" / "img0.png"
     image_file.write_bytes(image_file.read_bytes()[:60])
-    with pytest.raises(DatasetInvalid, match="img0.png: image data is corrupt or truncated"):
+    with pytest.raises(InvalidDatasetError, match="img0.png: image data is corrupt or truncated"):
         validate(tiny_dataset)
 
 

@@ -143,8 +143,7 @@ class PartDataset:
         if pixels.shape[:2] != (record["height"], record["width"]):
             raise DataError(
                 path,
-                f"image is {pixels.shape[1]}x{pixels.shape[0]} but annotations.json says "
-                f"{record['width']}x{record['height']}",
+                f"image is {pixels.shape[1]}x{pixels.shape[0]} but annotations.json says {record['width']}x{record['height']}",
             )
         return pixels
 
@@ -379,4 +378,3 @@ class DatasetWriter:
             "annotations": self._annotations,
         }
         atomic.write_json(self._staging / ANNOTATIONS_FILE, payload, indent=None)
-

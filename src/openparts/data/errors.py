@@ -14,7 +14,7 @@ class DataError(ValueError):
         super().__init__(f"{self.path}: {problem}")
 
 
-class DatasetInvalid(ValueError):
+class InvalidDatasetError(ValueError):
     """`validate()` found problems; `problems` lists every one as 'file: problem'."""
 
     def __init__(self, root: str | os.PathLike[str], problems: list[str]) -> None:

@@ -60,6 +60,8 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
         raise DataError(path, f"image is too large (decompression bomb guard): {error}") from None
     except UnidentifiedImageError:
         raise DataError(path, "not a readable image (unknown or corrupt format)") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise DataError(path, f"image data is corrupt or truncated ({error})") from None
     width, height = image.size
     if width * height > max_pixels:
         image.close()

@@ -14,7 +14,6 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from openparts import atomic
-from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ def format_info(info: dict[str, Any]) -> str:
     ]
     largest = max(info["part_area_histogram"].values() or [1]) or 1
     for name, count in info["part_area_histogram"].items():
-        lines.append(f"  {name:<24} {count:>7}  {'#' * int(round(40 * count / largest))}")
+        lines.append(f"  {name:<24} {count:>7}  {'#' * round(40 * count / largest)}")
     if info["skipped_at_conversion"]:
         lines.append("skipped at conversion: " + ", ".join(f"{k}: {v}" for k, v in info["skipped_at_conversion"].items()))
     return "\n".join(lines)
@@ -110,5 +109,3 @@ def show(root: str | os.PathLike[str], out_dir: str | os.PathLike[str], limit: i
         written.append(target)
     log.info("wrote %d overlays to %s", len(written), out_dir)
     return written
-
-

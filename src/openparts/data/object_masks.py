@@ -20,7 +20,7 @@ MIN_CLOSING_RADIUS = 2
 
 
 def closing_radius(area: int, fraction: float = CLOSING_RADIUS_FRACTION) -> int:
-    return max(MIN_CLOSING_RADIUS, int(round(fraction * float(np.sqrt(area)))))
+    return max(MIN_CLOSING_RADIUS, round(fraction * float(np.sqrt(area))))
 
 
 def close_and_fill(mask: np.ndarray, radius: int) -> np.ndarray:

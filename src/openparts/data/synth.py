@@ -39,6 +39,8 @@ PartShape = tuple[str, Polygon]
 Template = Callable[[np.random.Generator], list[PartShape]]
 
 MIN_VISIBLE_PART_AREA = 12
+UNIFORM_MATERIAL_PROBABILITY = 0.35
+"""Share of objects made of one material, whose parts only shape, shading and seams tell apart."""
 
 
 # --- primitives (object coordinates; y grows downwards like image rows) ------------------------
@@ -47,12 +49,12 @@ MIN_VISIBLE_PART_AREA = 12
 def ellipse(cx: float, cy: float, rx: float, ry: float, angle: float = 0.0, points: int = 48) -> Polygon:
     t = np.linspace(0, 2 * np.pi, points, endpoint=False)
     xy = np.stack([rx * np.cos(t), ry * np.sin(t)], axis=1)
-    return _rotate(xy, angle) + (cx, cy)
+    return _rotate(xy, angle) + np.array([cx, cy])
 
 
 def rect(cx: float, cy: float, w: float, h: float, angle: float = 0.0) -> Polygon:
     xy = np.array([[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]])
-    return _rotate(xy, angle) + (cx, cy)
+    return _rotate(xy, angle) + np.array([cx, cy])
 
 
 def poly(*points: tuple[float, float]) -> Polygon:
@@ -373,9 +375,35 @@ def windmill(rng):
 CATEGORIES: dict[str, Template] = {
     template.__name__: template
     for template in (
-        table, chair, lamp, mug, bottle, car, truck, bicycle, snowman, tree, house, robot, fish, bird,
-        dog, rocket, airplane, boat, mushroom, flower, guitar, teapot, umbrella, cactus, butterfly,
-        person, clock, turtle, windmill,
+        table,
+        chair,
+        lamp,
+        mug,
+        bottle,
+        car,
+        truck,
+        bicycle,
+        snowman,
+        tree,
+        house,
+        robot,
+        fish,
+        bird,
+        dog,
+        rocket,
+        airplane,
+        boat,
+        mushroom,
+        flower,
+        guitar,
+        teapot,
+        umbrella,
+        cactus,
+        butterfly,
+        person,
+        clock,
+        turtle,
+        windmill,
     )
 }
 UNSEEN_CATEGORIES = ("airplane", "butterfly", "cactus", "guitar", "teapot", "turtle", "windmill", "bicycle")
@@ -391,8 +419,16 @@ def photo_pool() -> tuple[np.ndarray, ...]:
     """Photos shipped inside scikit-image (no download): the only source of every texture."""
     from skimage import data
 
-    colour = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket(), data.hubble_deep_field(),
-              data.immunohistochemistry(), data.retina(), data.stereo_motorcycle()[0]]
+    colour = [
+        data.astronaut(),
+        data.chelsea(),
+        data.coffee(),
+        data.rocket(),
+        data.hubble_deep_field(),
+        data.immunohistochemistry(),
+        data.retina(),
+        data.stereo_motorcycle()[0],
+    ]
     gray = [data.brick(), data.grass(), data.gravel(), data.camera(), data.moon()]
     pool = [np.ascontiguousarray(photo[..., :3]) for photo in colour]
     pool += [np.repeat(photo[..., None], 3, axis=2) for photo in gray]
@@ -421,7 +457,7 @@ def shading(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """A soft linear light ramp, so that parts look lit from one side."""
     angle = rng.uniform(0, 2 * np.pi)
     ys, xs = np.mgrid[0:height, 0:width] / max(height, width)
-    ramp = (np.cos(angle) * xs + np.sin(angle) * ys)
+    ramp = np.cos(angle) * xs + np.sin(angle) * ys
     ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
     return (1 + rng.uniform(0.1, 0.35) * (ramp - 0.5))[..., None].astype(np.float32)
 
@@ -436,27 +472,30 @@ def _raster(polygon_xy: np.ndarray, size: int) -> np.ndarray:
     return mask
 
 
-def _paint(canvas: np.ndarray, mask: np.ndarray, rng: np.random.Generator, surface: np.ndarray | None = None) -> np.ndarray:
-    """Fill `mask` with a fresh shaded texture (or `surface`, to reuse a material); returns it.
+def _paint(canvas: np.ndarray, mask: np.ndarray, rng: np.random.Generator, material: np.ndarray | None = None) -> np.ndarray:
+    """Fill `mask` with a material (a fresh photo texture unless given) under its own light ramp.
 
-    Textures are made at the size of the mask's box, not of the canvas, which keeps
-    generation at a few hundredths of a second per image.
+    Returns the material so that the next part can reuse it: parts of one material differ
+    only in shading and seams, as the legs and top of a wooden table do. Textures are made
+    at the size of the mask's box, which keeps generation fast.
     """
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
-        return surface if surface is not None else np.zeros((1, 1, 3), np.float32)
+        return material if material is not None else np.zeros((1, 1, 3), np.float32)
     top, left = rows.min(), cols.min()
     height, width = rows.max() - top + 1, cols.max() - left + 1
-    if surface is None or surface.shape[0] < height or surface.shape[1] < width:
-        surface = texture(rng, height, width) * shading(rng, height, width)
-    canvas[rows, cols] = surface[rows - top, cols - left]
-    return surface
+    if material is None or material.shape[0] < height or material.shape[1] < width:
+        material = texture(rng, max(height, canvas.shape[0] // 2), max(width, canvas.shape[1] // 2))
+    lit = material[:height, :width] * shading(rng, height, width)
+    canvas[rows, cols] = lit[rows - top, cols - left]
+    return material
 
 
 def render(category: str, rng: np.random.Generator, size: int) -> tuple[np.ndarray, list[Part], np.ndarray]:
     """Draw one object of `category`; returns the image, its visible parts and its object mask."""
     shapes = CATEGORIES[category](rng)
-    canvas = texture(rng, size, size) * shading(rng, size, size)
+    canvas = np.zeros((size, size, 3), np.float32)
+    _paint(canvas, np.ones((size, size), bool), rng)
     for _ in range(int(rng.integers(0, 4))):  # distractors: textured shapes that are not the object
         centre = rng.uniform(0, size, 2)
         radius = rng.uniform(0.05, 0.2) * size
@@ -466,13 +505,14 @@ def render(category: str, rng: np.random.Generator, size: int) -> tuple[np.ndarr
     angle = rng.uniform(-0.45, 0.45)
     mirror = -1.0 if rng.random() < 0.5 else 1.0
     centre = size / 2 + rng.uniform(-0.18, 0.18, 2) * size
-    shared = None
+    one_material = rng.random() < UNIFORM_MATERIAL_PROBABILITY
+    material = None
     drawn: list[tuple[str, np.ndarray]] = []
     for name, polygon in shapes:
         placed = _rotate(polygon * (mirror, 1.0), angle) * scale + centre
         mask = _raster(placed, size)
-        reuse = shared is not None and rng.random() < 0.35  # same material as the previous part
-        shared = _paint(canvas, mask, rng, shared if reuse else None)
+        reuse = material is not None and (one_material or rng.random() < 0.3)
+        material = _paint(canvas, mask, rng, material if reuse else None)
         if rng.random() < 0.3:  # a dark seam, as painted or moulded parts often have
             from scipy import ndimage
 

@@ -53,9 +53,7 @@ class PartSegmentationDataset(Dataset):
         object_mask = sample.object_mask
         if object_mask is None:
             if self.object_mask_channel:
-                raise DataError(
-                    self.dataset.image_path(index), "has no object mask; run the object_masks stage or use 3-channel input"
-                )
+                raise DataError(self.dataset.image_path(index), "has no object mask; run the object_masks stage or use 3-channel input")
             object_mask = np.ones((height, width), dtype=bool)
         image = tv_tensors.Image(torch.from_numpy(sample.image).permute(2, 0, 1).contiguous())
         masks = {

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from openparts.data import images as image_io
 from openparts.data import masks as mask_io
 from openparts.data.dataset import ANNOTATIONS_FILE, IMAGES_DIR, PART_CATEGORY, PartDataset
-from openparts.data.errors import DataError, DatasetInvalid
+from openparts.data.errors import DataError, InvalidDatasetError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def validate(
     max_pixels: int = image_io.DEFAULT_MAX_PIXELS,
     progress: bool = False,
 ) -> ValidationReport:
-    """Check a dataset folder and raise `DatasetInvalid` listing every problem found.
+    """Check a dataset folder and raise `InvalidDatasetError` listing every problem found.
 
     Checked: the JSON structure (ids unique, annotations point at listed images); every image
     file exists inside `images/`, decodes (skip with `decode_images=False` for a header-only
@@ -73,7 +73,7 @@ def validate(
         for part in parts:
             problems.extend(_check_part(where, part, height, width))
     if problems:
-        raise DatasetInvalid(root, problems)
+        raise InvalidDatasetError(root, problems)
     report = ValidationReport(len(dataset), len(dataset.annotations), with_object_mask)
     log.info("%s: valid (%d images, %d parts)", root, report.images, report.parts)
     return report

@@ -86,8 +86,7 @@ def convert(
             if label_map.shape != pixels.shape[:2]:
                 raise DataError(
                     annotation_file,
-                    f"label map is {label_map.shape[1]}x{label_map.shape[0]} but {photo.name} is "
-                    f"{pixels.shape[1]}x{pixels.shape[0]}",
+                    f"label map is {label_map.shape[1]}x{label_map.shape[0]} but {photo.name} is {pixels.shape[1]}x{pixels.shape[0]}",
                 )
             object_mask = label_map > 0
             parts = parts_from_label_map(label_map, names, min_part_area)

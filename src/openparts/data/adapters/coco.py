@@ -104,9 +104,7 @@ def default_find_image(root: Path, image: dict[str, Any]) -> Path:
     return image_io.resolve_inside(root / IMAGE_FOLDER_NAMES[0], image["file_name"])
 
 
-def _instance_masks(
-    annotation: dict[str, Any], height: int, width: int, separate: bool, skipped: Counter[str]
-) -> list[np.ndarray]:
+def _instance_masks(annotation: dict[str, Any], height: int, width: int, separate: bool, skipped: Counter[str]) -> list[np.ndarray]:
     segmentation = annotation["segmentation"]
     if isinstance(segmentation, dict):
         why = mask_io.check_rle(segmentation, height, width)

@@ -42,39 +42,112 @@ GROUPINGS = ("raw", "108", "58")
 
 # Raw Pascal-Part name (number and side stripped) -> Pascal-Part-108 name.
 FINE_NAMES = {
-    "ebrow": "eyebrow", "eye": "eye", "ear": "ear", "nose": "nose", "mouth": "mouth", "hair": "hair",
-    "head": "head", "neck": "neck", "torso": "torso", "muzzle": "muzzle", "horn": "horn", "beak": "beak",
-    "uarm": "upper arm", "larm": "lower arm", "hand": "hand", "uleg": "upper leg", "lleg": "lower leg",
-    "foot": "foot", "leg": "leg", "pa": "paw", "ho": "hoof", "tail": "tail", "wing": "wing",
-    "side": "side", "roofside": "roof", "mirror": "mirror", "door": "door", "window": "window",
-    "wheel": "wheel", "headlight": "headlight", "liplate": "license plate", "engine": "engine",
-    "stern": "stern", "body": "body", "cap": "cap", "screen": "screen", "pot": "pot", "plant": "plant",
-    "saddle": "saddle", "handlebar": "handlebar", "chainwheel": "chainwheel", "coach": "coach",
-    "hfrontside": "head front", "hleftside": "head side", "hrightside": "head side", "hbackside": "head back",
-    "hroofside": "head roof", "cfrontside": "coach front", "cleftside": "coach side", "crightside": "coach side",
-    "cbackside": "coach back", "croofside": "coach roof",
+    "ebrow": "eyebrow",
+    "eye": "eye",
+    "ear": "ear",
+    "nose": "nose",
+    "mouth": "mouth",
+    "hair": "hair",
+    "head": "head",
+    "neck": "neck",
+    "torso": "torso",
+    "muzzle": "muzzle",
+    "horn": "horn",
+    "beak": "beak",
+    "uarm": "upper arm",
+    "larm": "lower arm",
+    "hand": "hand",
+    "uleg": "upper leg",
+    "lleg": "lower leg",
+    "foot": "foot",
+    "leg": "leg",
+    "pa": "paw",
+    "ho": "hoof",
+    "tail": "tail",
+    "wing": "wing",
+    "side": "side",
+    "roofside": "roof",
+    "mirror": "mirror",
+    "door": "door",
+    "window": "window",
+    "wheel": "wheel",
+    "headlight": "headlight",
+    "liplate": "license plate",
+    "engine": "engine",
+    "stern": "stern",
+    "body": "body",
+    "cap": "cap",
+    "screen": "screen",
+    "pot": "pot",
+    "plant": "plant",
+    "saddle": "saddle",
+    "handlebar": "handlebar",
+    "chainwheel": "chainwheel",
+    "coach": "coach",
+    "hfrontside": "head front",
+    "hleftside": "head side",
+    "hrightside": "head side",
+    "hbackside": "head back",
+    "hroofside": "head roof",
+    "cfrontside": "coach front",
+    "cleftside": "coach side",
+    "crightside": "coach side",
+    "cbackside": "coach back",
+    "croofside": "coach roof",
 }
 # Pascal-Part-108 name -> Pascal-Part-58 name.
 COARSE_NAMES = {
-    "eyebrow": "head", "eye": "head", "ear": "head", "nose": "head", "mouth": "head", "hair": "head",
-    "muzzle": "head", "horn": "head", "beak": "head", "neck": "torso", "hand": "lower arm",
-    "foot": "lower leg", "upper leg": "leg", "lower leg": "leg", "paw": "leg", "hoof": "leg",
-    "side": "body", "roof": "body", "mirror": "body", "door": "body", "chainwheel": "body",
-    "saddle": "body", "handlebar": "body", "headlight": "light",
-    "head front": "head", "head side": "head", "head back": "head", "head roof": "head",
-    "coach front": "coach", "coach side": "coach", "coach back": "coach", "coach roof": "coach",
+    "eyebrow": "head",
+    "eye": "head",
+    "ear": "head",
+    "nose": "head",
+    "mouth": "head",
+    "hair": "head",
+    "muzzle": "head",
+    "horn": "head",
+    "beak": "head",
+    "neck": "torso",
+    "hand": "lower arm",
+    "foot": "leg",
+    "upper leg": "leg",
+    "lower leg": "leg",
+    "paw": "leg",
+    "hoof": "leg",
+    "side": "body",
+    "roof": "body",
+    "mirror": "body",
+    "door": "body",
+    "chainwheel": "body",
+    "saddle": "body",
+    "handlebar": "body",
+    "headlight": "light",
+    "head front": "head",
+    "head side": "head",
+    "head back": "head",
+    "head roof": "head",
+    "coach front": "coach",
+    "coach side": "coach",
+    "coach back": "coach",
+    "coach roof": "coach",
 }
-PERSON_LEG_NAMES = {"upper leg": "upper leg", "lower leg": "lower leg"}
-SIDE_PREFIX = re.compile(r"^(l|r|f|b|lf|lb|rf|rb|front|back|left|right)(?=(ebrow|eye|ear|uarm|larm|hand|uleg|lleg|foot|leg|fleg|bleg|fuleg|flleg|buleg|blleg|pa|ho|horn|wing|side|mirror|liplate)$)")
+# A person keeps upper and lower limbs apart in Pascal-Part-58; hands and feet join the lower ones.
+PERSON_COARSE_NAMES = {"upper leg": "upper leg", "lower leg": "lower leg", "foot": "lower leg", "hand": "lower arm"}
+LIMB_ALIASES = {"fleg": "leg", "bleg": "leg", "fuleg": "uleg", "flleg": "lleg", "buleg": "uleg", "blleg": "lleg"}
+SIDE_PREFIX = re.compile(
+    r"^(l|r|f|b|lf|lb|rf|rb|front|back|left|right)"
+    r"(?=(ebrow|eye|ear|uarm|larm|hand|uleg|lleg|foot|leg|fleg|bleg|fuleg|flleg|buleg|blleg|pa|ho|horn|wing|side|mirror|liplate)$)"
+)
 
 
 def fine_name(raw_name: str) -> str | None:
-    """Pascal-Part-108 name of a raw part name, or None if the table does not cover it."""
+    """Pascal-Part-108 name of a raw part name, or None if the table does not cover it.
+
+    The side prefix is stripped first, because Pascal-Part's abbreviations overlap: a bird's
+    `lleg` is its left leg, a person's `llleg` is the left lower leg.
+    """
     name = re.sub(r"_\d+$", "", raw_name)
-    if name in FINE_NAMES:
-        return FINE_NAMES[name]
     name = SIDE_PREFIX.sub("", name)
-    name = {"fleg": "leg", "bleg": "leg", "fuleg": "uleg", "flleg": "lleg", "buleg": "uleg", "blleg": "lleg"}.get(name, name)
+    name = LIMB_ALIASES.get(name, name)
     return FINE_NAMES.get(name)
 
 
@@ -85,8 +158,8 @@ def group_part_name(object_class: str, raw_name: str, grouping: str) -> str:
         raise ValueError(f"unknown part grouping {grouping!r}; choose one of {', '.join(GROUPINGS)}")
     name = fine_name(raw_name) or re.sub(r"_\d+$", "", raw_name)
     if grouping == "58":
-        if object_class == "person" and name in PERSON_LEG_NAMES:
-            name = PERSON_LEG_NAMES[name]
+        if object_class == "person" and name in PERSON_COARSE_NAMES:
+            name = PERSON_COARSE_NAMES[name]
         else:
             name = COARSE_NAMES.get(name, name)
     return f"{object_class}/{name}"
@@ -101,7 +174,7 @@ def crop_box(object_mask: np.ndarray, margin: float) -> tuple[int, int, int, int
     """(top, bottom, left, right) of the object's box grown by `margin` of its size, clipped."""
     rows, cols = np.nonzero(object_mask)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    pad_y, pad_x = int(round(margin * (bottom - top))), int(round(margin * (right - left)))
+    pad_y, pad_x = round(margin * (bottom - top)), round(margin * (right - left))
     height, width = object_mask.shape
     return max(0, top - pad_y), min(height, bottom + pad_y), max(0, left - pad_x), min(width, right + pad_x)
 
