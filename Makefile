@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint run bench clean
+.PHONY: setup test lint run bench bench-carparts clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data_open.py
+	$(BIN)/python benchmarks/model_speed.py --preset cpu --sizes 256 512
+
+bench-carparts: $(STAMP)
+	$(BIN)/python benchmarks/carparts_quality.py --work outputs/carparts --minutes 45
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

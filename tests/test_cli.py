@@ -34,3 +34,45 @@ def test_unknown_source_is_rejected_with_the_valid_choices(capsys: pytest.Captur
     with pytest.raises(SystemExit):
         main(["data", "convert", "kitti", "a", "b"])
     assert "car-parts" in capsys.readouterr().err
+
+
+def test_train_then_predict_a_dataset_and_a_single_picture(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    data = tmp_path / "train"
+    assert main(["data", "synth", str(data), "--count", "4", "--size", "64"]) == 0
+    model = tmp_path / "model"
+    assert main(["train", "--data", str(data), "--out", str(model), "--preset", "tiny", "--set", "train.iterations=2"]) == 0
+    assert main(["predict", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "preds.json"), "--post-aware"]) == 0
+    predictions = json.loads((tmp_path / "preds.json").read_text())
+    assert predictions and {"image_id", "category_id", "segmentation", "score"} <= set(predictions[0])
+    picture = next((data / "images").iterdir())
+    mask = np.zeros((64, 64), np.uint8)
+    mask[16:48, 16:48] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    out = tmp_path / "parts.png"
+    assert main(["predict", "--model", str(model), "--image", str(picture), "--object-mask", str(tmp_path / "mask.png"), "--out", str(out)]) == 0
+    assert Image.open(out).size == (128, 64)
+
+
+def test_unknown_preset_and_key_are_rejected(tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--data", "x", "--out", "y", "--preset", "huge"])
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+    assert main(["train", "--data", "x", "--out", "y", "--set", "train.speed=9"]) == 1
+    assert "unknown key 'train.speed'; valid keys:" in caplog.text
+
+
+def test_user_mask_of_another_size_is_rejected(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from PIL import Image
+
+    from openparts.config import resolve
+    from openparts.model import build_model, save_model
+
+    save_model(build_model(resolve("tiny")["model"]), tmp_path / "model", {"config": resolve("tiny")})
+    Image.new("RGB", (40, 30)).save(tmp_path / "photo.png")
+    Image.new("L", (30, 30)).save(tmp_path / "mask.png")
+    code = main(["predict", "--model", str(tmp_path / "model"), "--image", str(tmp_path / "photo.png"),
+                 "--object-mask", str(tmp_path / "mask.png"), "--out", str(tmp_path / "o.png")])
+    assert code == 1 and "mask.png: mask is 30x30, the image is 40x30" in caplog.text

@@ -57,12 +57,34 @@ def _data_parser(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--start", type=int, default=0, help="index of the first image (default: %(default)s)")
 
 
+def _model_parsers(subparsers: argparse._SubParsersAction) -> None:
+    from openparts.config import PRESETS
+
+    train = subparsers.add_parser("train", help="train the class-agnostic part segmenter (base model)")
+    train.add_argument("--data", action="append", required=True, help="training dataset folder (repeat for several)")
+    train.add_argument("--out", required=True, help="model folder to write (checkpoints go to <out>.checkpoints)")
+    train.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="configuration preset (default: %(default)s)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a configuration key, e.g. train.iterations=500")
+
+    predict = subparsers.add_parser("predict", help="predict parts for a dataset, or for one image and its object mask")
+    predict.add_argument("--model", required=True, help="model folder")
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="dataset folder: writes COCO results JSON to --out")
+    source.add_argument("--image", help="one picture: writes a part overlay PNG to --out")
+    predict.add_argument("--object-mask", help="with --data: 'gt' (the dataset's masks, default) or 'none'; with --image: a mask PNG")
+    predict.add_argument("--out", required=True)
+    predict.add_argument("--post-aware", action="store_true", help="drop part pixels outside the object mask (Sec. 3.2)")
+    predict.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a predict.* key")
+    predict.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openparts", description=__doc__)
     parser.add_argument("--version", action="version", version=f"openparts {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _data_parser(subparsers)
+    _model_parsers(subparsers)
     return parser
 
 
@@ -103,6 +125,44 @@ def _run_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_train(args: argparse.Namespace) -> int:
+    from openparts.config import resolve
+    from openparts.engine.supervised import train_supervised
+
+    config = resolve(args.preset, args.set)
+    result = train_supervised(args.data, args.out, config)
+    log.info("model written to %s (%d steps, %.0f s)", result.model_dir, result.steps, result.seconds)
+    return 0
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from openparts import atomic
+    from openparts.config import apply_overrides, preset
+    from openparts.data.dataset import PartDataset
+    from openparts.engine.predict import Predictor
+    from openparts.model import load_model
+
+    model = load_model(args.model)
+    saved = model.description.get("config", {})
+    predict_config = saved.get("predict") or preset(saved.get("preset", "cpu"))["predict"]
+    overrides = [item if item.startswith("predict.") else f"predict.{item}" for item in args.set]
+    predict_config = apply_overrides({"predict": predict_config}, overrides)["predict"]
+    predict_config["post_aware"] = predict_config["post_aware"] or args.post_aware
+    predictor = Predictor(model, predict_config, args.device)
+    if args.data:
+        dataset = PartDataset.open(args.data)
+        use_masks = (args.object_mask or "gt") == "gt"
+        results = predictor.predict_dataset(dataset, use_object_masks=use_masks)
+        atomic.write_json(args.out, results, indent=None)
+        log.info("wrote %d predicted parts for %d images to %s", len(results), len(dataset), args.out)
+        return 0
+    from openparts.engine.interactive import predict_picture
+
+    count = predict_picture(predictor, args.image, args.object_mask, args.out)
+    log.info("wrote %s with %d parts", args.out, count)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -114,6 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "data":
             return _run_data(args)
+        if args.command == "train":
+            return _run_train(args)
+        if args.command == "predict":
+            return _run_predict(args)
     except (DataError, InvalidDatasetError, FileExistsError, FileNotFoundError, ValueError) as error:
         log.error("%s", error)
         return 1

@@ -1,0 +1,213 @@
+"""Configuration: named presets plus `key=value` overrides, validated against the preset.
+
+The presets live in the package (not only in the repository's params.yaml) so that a
+container image or an installed wheel runs with the same defaults; params.yaml names a
+preset and overrides keys, exactly as `--set` does on the command line.
+
+- `tiny`: tests. 64 px, 8 queries, 2 decoder layers; seconds per step on CPU.
+- `cpu`: the embedded demo and CPU benchmarks. ResNet-18-style backbone, 50 queries, 6 decoder
+  and 3 encoder layers, 256 px, batch 2. Its backbone trains from random initialisation, so
+  it learns at the full learning rate (the official 0.1 multiplier is for pretrained weights).
+- `paper`: the paper's setup (Sec. 4.2) for GPUs. ResNet-50, 100 queries, 10 decoder and 6
+  encoder layers, 512 px crops with large-scale jitter 0.1-2.0, batch 16, 90k iterations,
+  lr 1e-4 decayed x0.1 at 2/3 and 8/9, test shortest edge 400 (longest at most 666),
+  fine-tuning lr 1e-6.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+
+# Matcher and loss weights of the official Mask2Former / OPS configuration, shared by all presets.
+_LOSS = {
+    "class_weight": 2.0,
+    "mask_weight": 5.0,
+    "dice_weight": 5.0,
+    "no_object_weight": 0.1,
+    "train_num_points": 12544,
+    "oversample_ratio": 3.0,
+    "importance_sample_ratio": 0.75,
+    "auxiliary_loss": True,
+}
+
+_CPU: dict[str, Any] = {
+    "model": {
+        "object_mask_channel": True,
+        "class_agnostic": True,
+        "backbone": {
+            "layer_type": "basic",
+            "depths": [2, 2, 2, 2],
+            "hidden_sizes": [64, 128, 256, 512],
+            "embedding_size": 64,
+            "pretrained": None,
+            "freeze_batchnorm": False,
+        },
+        "hidden_dim": 256,
+        "mask_feature_size": 256,
+        "num_queries": 50,
+        "encoder_layers": 3,
+        "decoder_layers": 6,
+        "num_attention_heads": 8,
+        "dim_feedforward": 1024,
+        "encoder_feedforward_dim": 1024,
+        **_LOSS,
+    },
+    "train": {
+        "crop_size": 256,
+        "scale_range": [0.5, 1.5],
+        "horizontal_flip": True,
+        "batch_size": 2,
+        "iterations": 2000,
+        "max_minutes": 0.0,
+        "learning_rate": 1.0e-4,
+        "backbone_lr_multiplier": 1.0,
+        "weight_decay": 0.05,
+        "warmup_iterations": 10,
+        "lr_decay_at": [0.6667, 0.8889],
+        "lr_decay_factor": 0.1,
+        "clip_gradient_norm": 0.01,
+        "mixed_precision": True,
+        "seed": 0,
+        "checkpoint_every": 200,
+        "keep_checkpoints": 2,
+        "log_every": 20,
+        "num_workers": 2,
+        "threads": 0,
+    },
+    "predict": {
+        "shortest_edge": 256,
+        "max_size": 1024,
+        "batch_size": 4,
+        "top_k": 100,
+        "score_threshold": 0.0,
+        "post_aware": False,
+        "post_aware_min_area": 16,
+        "post_aware_min_kept_fraction": 0.3,
+    },
+}
+
+PRESETS: dict[str, dict[str, Any]] = {"cpu": _CPU}
+
+PRESETS["tiny"] = copy.deepcopy(_CPU)
+PRESETS["tiny"]["model"].update(
+    backbone={
+        "layer_type": "basic",
+        "depths": [1, 1, 1, 1],
+        "hidden_sizes": [8, 16, 32, 64],
+        "embedding_size": 8,
+        "pretrained": None,
+        "freeze_batchnorm": False,
+    },
+    hidden_dim=32,
+    mask_feature_size=32,
+    num_queries=8,
+    encoder_layers=1,
+    decoder_layers=2,
+    num_attention_heads=4,
+    dim_feedforward=64,
+    encoder_feedforward_dim=64,
+    train_num_points=1024,
+)
+PRESETS["tiny"]["train"].update(crop_size=64, iterations=6, checkpoint_every=3, log_every=1, num_workers=0, warmup_iterations=2)
+PRESETS["tiny"]["predict"].update(shortest_edge=64, max_size=128)
+
+PRESETS["paper"] = copy.deepcopy(_CPU)
+PRESETS["paper"]["model"].update(
+    backbone={
+        "layer_type": "bottleneck",
+        "depths": [3, 4, 6, 3],
+        "hidden_sizes": [256, 512, 1024, 2048],
+        "embedding_size": 64,
+        "pretrained": "microsoft/resnet-50",
+        "freeze_batchnorm": True,
+    },
+    num_queries=100,
+    encoder_layers=6,
+    decoder_layers=10,
+    dim_feedforward=2048,
+)
+PRESETS["paper"]["train"].update(
+    backbone_lr_multiplier=0.1,  # the official value, for an ImageNet-pretrained backbone
+    crop_size=512, scale_range=[0.1, 2.0], batch_size=16, iterations=90000, checkpoint_every=5000, num_workers=8, log_every=50
+)
+PRESETS["paper"]["predict"].update(shortest_edge=400, max_size=666)
+
+FINETUNE_LEARNING_RATE = {"tiny": 1.0e-5, "cpu": 1.0e-5, "paper": 1.0e-6}
+
+
+class ConfigError(ValueError):
+    """An unknown preset or key, or a value of the wrong type; the message lists valid choices."""
+
+
+def preset(name: str) -> dict[str, Any]:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; valid presets: {', '.join(sorted(PRESETS))}")
+    return copy.deepcopy(PRESETS[name])
+
+
+def flat_keys(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'model.backbone.depths': [...], ...}: the keys `--set` accepts."""
+    keys: dict[str, Any] = {}
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            keys.update(flat_keys(value, dotted + "."))
+        else:
+            keys[dotted] = value
+    return keys
+
+
+def _check_type(key: str, default: Any, value: Any) -> Any:
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, float) and isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:
+            return float(value)  # YAML reads "2e-4" (no dot) as a string
+        except ValueError:
+            raise ConfigError(f"{key} must be a number, got {value!r}") from None
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list like {default!r}, got {value!r}")
+        return value
+    if not isinstance(value, type(default)) or isinstance(value, bool):
+        raise ConfigError(f"{key} must be of type {type(default).__name__}, got {value!r}")
+    return value
+
+
+def apply_overrides(config: dict[str, Any], overrides: Iterable[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """Apply `key=value` strings (values parsed as YAML) or a {dotted key: value} mapping."""
+    valid = flat_keys(config)
+    pairs: list[tuple[str, Any]] = []
+    if isinstance(overrides, Mapping):
+        pairs = list(flat_keys(overrides).items()) if any(isinstance(v, Mapping) for v in overrides.values()) else list(overrides.items())
+    else:
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r} is not key=value")
+            key, raw = item.split("=", 1)
+            pairs.append((key.strip(), yaml.safe_load(raw)))
+    result = copy.deepcopy(config)
+    for key, value in pairs:
+        if key not in valid:
+            raise ConfigError(f"unknown key {key!r}; valid keys: {', '.join(sorted(valid))}")
+        section = result
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            section = section[parent]
+        section[leaf] = _check_type(key, valid[key], value)
+    return result
+
+
+def resolve(preset_name: str, overrides: Iterable[str] | Mapping[str, Any] = ()) -> dict[str, Any]:
+    """The configuration of a run: a preset with overrides applied, plus the preset's name."""
+    config = apply_overrides(preset(preset_name), overrides)
+    config["preset"] = preset_name
+    return config

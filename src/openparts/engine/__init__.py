@@ -1,0 +1,1 @@
+"""Training (supervised and, later, joint), checkpoint/resume, distributed helpers, prediction."""

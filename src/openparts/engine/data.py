@@ -1,0 +1,75 @@
+"""Deterministic, resumable data order: what step k sees never depends on restarts or workers.
+
+Each global sample position p (step * global batch + rank * batch + i) maps to an image index
+through a per-epoch permutation seeded by (seed, epoch) and to a sample seed (seed, p) that
+seeds its augmentation. A run resumed at step k therefore sees exactly the batches an
+uninterrupted run sees, whatever the number of data-loader workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from openparts.data.torch_dataset import collate
+
+
+class StepSampler(Sampler[tuple[int, int]]):
+    """Yields (image index, sample seed) for this rank from `start_step` on, forever."""
+
+    def __init__(self, size: int, batch_size: int, seed: int, start_step: int = 0, rank: int = 0, world_size: int = 1) -> None:
+        if size == 0:
+            raise ValueError("cannot train on an empty dataset")
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.start_step, self.rank, self.world_size = start_step, rank, world_size
+        self._permutations: dict[int, np.ndarray] = {}
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        if epoch not in self._permutations:
+            self._permutations = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.size)}
+        return self._permutations[epoch]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        step = self.start_step
+        global_batch = self.batch_size * self.world_size
+        while True:
+            for offset in range(self.batch_size):
+                position = step * global_batch + self.rank * self.batch_size + offset
+                epoch, within = divmod(position, self.size)
+                sample_seed = int(np.random.default_rng([self.seed, position]).integers(2**31))
+                yield int(self._permutation(epoch)[within]), sample_seed
+            step += 1
+
+
+class SeededSamples(Dataset):
+    """Wraps a dataset so that each sample's random transforms are seeded by its sample seed."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        index, sample_seed = key
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(sample_seed)
+            return self.dataset[index]
+
+
+def training_loader(
+    dataset: Dataset, batch_size: int, seed: int, start_step: int, num_workers: int, rank: int = 0, world_size: int = 1
+) -> DataLoader:
+    sampler = StepSampler(len(dataset), batch_size, seed, start_step, rank, world_size)
+    return DataLoader(
+        SeededSamples(dataset),
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=collate,
+        persistent_workers=num_workers > 0,
+    )

@@ -1,0 +1,175 @@
+"""Prediction with our own post-processing, at the original image resolution.
+
+transformers' `post_process_instance_segmentation` resizes masks to a fixed 384x384 canvas;
+here each image is resized (shortest edge, test-time transform), padded to a multiple of 32,
+and its masks are brought back to the original size. As in Mask2Former's instance inference:
+
+    score = class probability x mask quality,
+    mask quality = mean sigmoid over the pixels the mask keeps (logit > 0),
+
+the top `top_k` (query, class) pairs per image are kept, then those under `score_threshold`
+dropped. Class-agnostic models have one class, so this is the top-k queries.
+
+Post-aware filtering (Sec. 3.2 of the paper): pixels outside the object mask are removed, and
+a part is dropped if fewer than `post_aware_min_area` pixels or less than
+`post_aware_min_kept_fraction` of its area remain. An image whose object mask is empty gets
+an all-zero object channel and no post-aware filtering (there is no object to filter by);
+its predictions are still returned and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional
+from tqdm import tqdm
+
+from openparts.data import masks as mask_io
+from openparts.data.dataset import PartDataset
+from openparts.model.segmenter import PartSegmenter, pad_to_divisible
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PartPrediction:
+    mask: np.ndarray  # HxW bool at the original resolution
+    score: float
+    label: int  # class index (0 for class-agnostic models)
+
+
+def resized_shape(height: int, width: int, shortest_edge: int, max_size: int | None) -> tuple[int, int]:
+    scale = shortest_edge / min(height, width)
+    if max_size is not None and max(height, width) * scale > max_size:
+        scale = max_size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _inputs(image: np.ndarray, object_mask: np.ndarray | None, with_object: bool, size: tuple[int, int]) -> torch.Tensor:
+    tensor = torch.from_numpy(image).permute(2, 0, 1).float().div(255.0)
+    if with_object:
+        channel = torch.zeros(image.shape[:2]) if object_mask is None else torch.from_numpy(object_mask.astype(np.float32))
+        tensor = torch.cat([tensor, channel[None]], dim=0)
+    resized = functional.interpolate(tensor[None], size=size, mode="bilinear", align_corners=False, antialias=True)[0]
+    if with_object:
+        resized[3] = (resized[3] > 0.5).float()
+    return resized
+
+
+def select_parts(
+    class_logits: torch.Tensor, mask_logits: torch.Tensor, top_k: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Scores, class labels and mask logits of the top-k (query, class) pairs of one image.
+
+    class_logits: [Q, C + 1]; mask_logits: [Q, H, W] at the network's input resolution.
+    """
+    num_queries, num_classes = class_logits.shape[0], class_logits.shape[1] - 1
+    class_scores = class_logits.softmax(-1)[:, :-1]  # drop the no-object class
+    flat = class_scores.flatten()
+    k = min(top_k, flat.numel())
+    top_scores, top_indices = flat.topk(k)
+    queries = torch.div(top_indices, num_classes, rounding_mode="floor")
+    labels = top_indices % num_classes
+    selected = mask_logits[queries]
+    binary = (selected > 0).float()
+    quality = (selected.sigmoid() * binary).flatten(1).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
+    assert queries.numel() <= num_queries
+    return top_scores * quality, labels, selected
+
+
+def upsample_masks(mask_logits: torch.Tensor, size: tuple[int, int], chunk: int = 16) -> np.ndarray:
+    """Binary masks at the original size, resized a few at a time to bound memory."""
+    masks = np.zeros((len(mask_logits), *size), dtype=bool)
+    for start in range(0, len(mask_logits), chunk):
+        block = functional.interpolate(mask_logits[None, start : start + chunk], size=size, mode="bilinear", align_corners=False)[0]
+        masks[start : start + chunk] = (block > 0).cpu().numpy()
+    return masks
+
+
+def post_aware_filter(
+    masks: np.ndarray, object_mask: np.ndarray, min_area: int, min_kept_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Remove part pixels outside the object; returns (filtered masks, which were kept)."""
+    before = masks.reshape(len(masks), -1).sum(1)
+    filtered = masks & object_mask[None]
+    after = filtered.reshape(len(masks), -1).sum(1)
+    keep = (after >= min_area) & (after >= min_kept_fraction * np.maximum(before, 1))
+    return filtered[keep], keep
+
+
+class Predictor:
+    """Runs a model over images or datasets; batched, in inference mode, on CPU or CUDA."""
+
+    def __init__(self, model: PartSegmenter, predict_config: dict[str, Any], device: str | torch.device | None = None) -> None:
+        self.model = model.eval()
+        self.config = predict_config
+        self.device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device)
+        self.with_object = model.in_channels == 4
+
+    @torch.inference_mode()
+    def predict_batch(self, images: list[np.ndarray], object_masks: list[np.ndarray | None]) -> list[list[PartPrediction]]:
+        shapes = [resized_shape(*image.shape[:2], self.config["shortest_edge"], self.config["max_size"]) for image in images]
+        tensors = [
+            _inputs(image, mask, self.with_object, shape) for image, mask, shape in zip(images, object_masks, shapes, strict=True)
+        ]
+        height = max(t.shape[1] for t in tensors)
+        width = max(t.shape[2] for t in tensors)
+        batch = torch.stack([functional.pad(t, (0, width - t.shape[2], 0, height - t.shape[1])) for t in tensors])
+        batch = pad_to_divisible(batch).to(self.device)
+        output = self.model(batch)
+        results = []
+        for index, image in enumerate(images):
+            mask_logits = functional.interpolate(
+                output.mask_logits[index : index + 1].float(), size=batch.shape[-2:], mode="bilinear", align_corners=False
+            )[0]
+            mask_logits = mask_logits[:, : shapes[index][0], : shapes[index][1]]
+            scores, labels, selected = select_parts(output.class_logits[index].float(), mask_logits, self.config["top_k"])
+            keep = scores >= self.config["score_threshold"]
+            scores, labels, selected = scores[keep], labels[keep], selected[keep]
+            masks = upsample_masks(selected, image.shape[:2])
+            parts = self._finish(masks, scores.cpu().numpy(), labels.cpu().numpy(), object_masks[index])
+            results.append(parts)
+        return results
+
+    def _finish(self, masks: np.ndarray, scores: np.ndarray, labels: np.ndarray, object_mask: np.ndarray | None) -> list[PartPrediction]:
+        if self.config["post_aware"]:
+            if object_mask is None or not object_mask.any():
+                log.warning("empty object mask: post-aware filtering skipped for this image")
+            else:
+                masks, keep = post_aware_filter(
+                    masks, object_mask, self.config["post_aware_min_area"], self.config["post_aware_min_kept_fraction"]
+                )
+                scores, labels = scores[keep], labels[keep]
+        non_empty = masks.reshape(len(masks), -1).any(1)
+        return [
+            PartPrediction(mask, float(score), int(label))
+            for mask, score, label, ok in zip(masks, scores, labels, non_empty, strict=True)
+            if ok
+        ]
+
+    def predict_dataset(self, dataset: PartDataset, use_object_masks: bool = True, progress: bool = True) -> list[dict[str, Any]]:
+        """COCO results (RLE masks) for every image of `dataset`."""
+        class_names = getattr(self.model, "description", {}).get("part_classes")
+        results: list[dict[str, Any]] = []
+        for indices in tqdm(list(_chunks(len(dataset), self.config["batch_size"])), desc="predict", unit="batch", disable=not progress):
+            images = [dataset.read_image(i) for i in indices]
+            objects = [dataset.object_mask(i) if use_object_masks else None for i in indices]
+            for index, parts in zip(indices, self.predict_batch(images, objects), strict=True):
+                image_id = dataset.images[index]["id"]
+                for part in parts:
+                    result = {"image_id": image_id, "category_id": 1, "segmentation": mask_io.encode(part.mask), "score": part.score}
+                    if self.model.num_classes > 1 and class_names:
+                        result["part_class"] = class_names[part.label]
+                    results.append(result)
+        return results
+
+
+def _chunks(count: int, size: int) -> Iterator[list[int]]:
+    for start in range(0, count, size):
+        yield list(range(start, min(count, start + size)))

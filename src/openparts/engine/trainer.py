@@ -1,0 +1,258 @@
+"""The supervised training loop: AdamW, warm-up and step decay, clipping, AMP, checkpoints, DDP.
+
+Checkpoints go to `<out>.checkpoints/step_NNNNNNN/`, each a complete model folder plus
+`train_state.pt` (optimizer, scheduler, step, RNG states), written atomically. Rerunning the
+same command resumes from the newest complete checkpoint; together with the step-seeded data
+order (engine/data.py) a resumed CPU run ends with the same weights as an uninterrupted one.
+When training ends, the final model folder is written atomically at `<out>`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from openparts import atomic
+from openparts.engine import distributed
+from openparts.engine.callbacks import NoTracking, TrainingCallback
+from openparts.engine.data import training_loader
+from openparts.engine.schedule import build_scheduler
+from openparts.model import checkpoint
+from openparts.model.segmenter import PartSegmenter
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_PATTERN = re.compile(r"^step_(\d{7})$")
+TRAIN_STATE_FILE = "train_state.pt"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; training stops at once instead of corrupting weights."""
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    steps: int
+    seconds: float
+    resumed_from: int | None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def checkpoint_dir_for(out_dir: Path) -> Path:
+    return out_dir.parent / f"{out_dir.name}.checkpoints"
+
+
+def latest_checkpoint(out_dir: Path) -> tuple[int, Path] | None:
+    folder = checkpoint_dir_for(out_dir)
+    if not folder.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name)) and p.is_dir()]
+    return max(found) if found else None
+
+
+def parameter_groups(model: PartSegmenter, train_config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Backbone at lr x multiplier; no weight decay on normalisation layers and query embeddings
+    (as the official Mask2Former solver does)."""
+    backbone = model.mask2former.model.pixel_level_module.encoder
+    backbone_ids = {id(p) for p in backbone.parameters()}
+    no_decay_ids = set()
+    for module in model.modules():
+        if isinstance(module, (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.Embedding)):
+            no_decay_ids.update(id(p) for p in module.parameters(recurse=False))
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            groups.setdefault((id(parameter) in backbone_ids, id(parameter) in no_decay_ids), []).append(parameter)
+    learning_rate = train_config["learning_rate"]
+    return [
+        {
+            "params": params,
+            "lr": learning_rate * (train_config["backbone_lr_multiplier"] if in_backbone else 1.0),
+            "weight_decay": 0.0 if no_decay else train_config["weight_decay"],
+        }
+        for (in_backbone, no_decay), params in sorted(groups.items())
+    ]
+
+
+def freeze_backbone_batchnorm(model: PartSegmenter) -> None:
+    """Pretrained backbones keep their BatchNorm statistics (detectron2's FrozenBN)."""
+    for module in model.mask2former.model.pixel_level_module.encoder.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eval()
+            for parameter in module.parameters():
+                parameter.requires_grad_(False)
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if torch.cuda.is_available() and "cuda" in state:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Runs `iterations` optimisation steps of `model` on `dataset` and writes the model folder."""
+
+    def __init__(
+        self,
+        model: PartSegmenter,
+        dataset: Dataset,
+        config: dict[str, Any],
+        out_dir: str | os.PathLike[str],
+        callback: TrainingCallback | None = None,
+        description: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.dataset = dataset
+        self.config = config
+        self.train_config = config["train"]
+        self.out_dir = Path(out_dir)
+        self.callback = callback or NoTracking()
+        self.description = description or {}
+        self.history: list[dict[str, float]] = []
+
+    def train(self) -> TrainResult:
+        device = distributed.setup_from_environment()
+        if self.train_config["threads"]:
+            torch.set_num_threads(self.train_config["threads"])
+        torch.manual_seed(self.train_config["seed"])
+        model = self.model.to(device)
+        optimizer = torch.optim.AdamW(parameter_groups(model, self.train_config), lr=self.train_config["learning_rate"])
+        scheduler = build_scheduler(optimizer, self.train_config)
+        start_step, resumed_from = 0, None
+        found = latest_checkpoint(self.out_dir)
+        if found is not None:
+            start_step = resumed_from = self._resume(found[1], optimizer, scheduler)
+        engine = model
+        if distributed.world_size() > 1:
+            engine = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        self.callback.on_train_start(self.config)
+        started = time.perf_counter()
+        try:
+            step = self._loop(engine, model, optimizer, scheduler, start_step, device, started)
+        except BaseException:
+            self.callback.on_train_end("FAILED")
+            raise
+        seconds = time.perf_counter() - started
+        if distributed.is_main_process():
+            extra = {**self.description, "config": self.config, "training": {"steps": step, "seconds": round(seconds, 1)}}
+            extra["training"]["history"] = self.history
+            checkpoint.save_model(model, self.out_dir, extra)
+            log.info("wrote %s after %d steps in %.0f s", self.out_dir, step, seconds)
+        distributed.barrier()
+        self.callback.on_train_end("FINISHED")
+        return TrainResult(self.out_dir, step, seconds, resumed_from, self.history)
+
+    def _loop(self, engine, model, optimizer, scheduler, start_step: int, device: torch.device, started: float) -> int:
+        cfg = self.train_config
+        iterations = cfg["iterations"]
+        loader = training_loader(
+            self.dataset, cfg["batch_size"], cfg["seed"], start_step, cfg["num_workers"], distributed.rank(), distributed.world_size()
+        )
+        use_amp = cfg["mixed_precision"] and device.type == "cuda"
+        model.train()
+        if model.model_config["backbone"].get("freeze_batchnorm"):
+            freeze_backbone_batchnorm(model)
+        parameters = [p for p in model.parameters() if p.requires_grad]
+        progress = tqdm(total=iterations, initial=start_step, desc="train", unit="step", disable=not distributed.is_main_process())
+        step = start_step
+        window_start, window_steps = time.perf_counter(), 0
+        batches = iter(loader)
+        while step < iterations:
+            if cfg["max_minutes"] and (time.perf_counter() - started) > 60 * cfg["max_minutes"]:
+                log.warning("stopping at step %d: the time budget of %.1f minutes is spent", step, cfg["max_minutes"])
+                break
+            inputs, targets = next(batches)
+            inputs = inputs.to(device, non_blocking=True)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+                output = engine(inputs, targets)
+            loss = output.loss
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(f"loss is {loss.item()} at step {step}: stopping before the weights are corrupted")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg["clip_gradient_norm"] > 0:
+                nn.utils.clip_grad_norm_(parameters, cfg["clip_gradient_norm"])
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            window_steps += 1
+            progress.update(1)
+            if step % cfg["log_every"] == 0 or step == iterations:
+                elapsed = time.perf_counter() - window_start
+                metrics = {
+                    "loss": float(loss.detach()),
+                    **(output.losses or {}),
+                    "learning_rate": max(group["lr"] for group in optimizer.param_groups),
+                    "seconds_per_step": elapsed / window_steps,
+                    "images_per_second": window_steps * inputs.shape[0] * distributed.world_size() / elapsed,
+                }
+                progress.set_postfix(loss=f"{metrics['loss']:.3f}", img_s=f"{metrics['images_per_second']:.2f}")
+                self.history.append({"step": step, **{k: round(v, 6) for k, v in metrics.items()}})
+                self.callback.on_metrics(step, metrics)
+                window_start, window_steps = time.perf_counter(), 0
+            if step % cfg["checkpoint_every"] == 0 and step < iterations:
+                self._save_checkpoint(model, optimizer, scheduler, step)
+        progress.close()
+        return step
+
+    def _save_checkpoint(self, model, optimizer, scheduler, step: int) -> None:
+        if distributed.is_main_process():
+            folder = checkpoint_dir_for(self.out_dir)
+            with atomic.atomic_directory(folder / f"step_{step:07d}", overwrite=True) as staging:
+                checkpoint.write_model_files(model, staging, {**self.description, "config": self.config})
+                state = {
+                    "step": step,
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng": _rng_state(),
+                    "history": [{k: float(v) for k, v in entry.items()} for entry in self.history],
+                }
+                checkpoint.save_train_state(staging / TRAIN_STATE_FILE, state)
+            keep = max(1, self.train_config["keep_checkpoints"])
+            for old in sorted(p for p in folder.iterdir() if CHECKPOINT_PATTERN.match(p.name))[:-keep]:
+                shutil.rmtree(old, ignore_errors=True)
+            atomic.remove_stale_temporaries(folder)
+        distributed.barrier()
+
+    def _resume(self, folder: Path, optimizer, scheduler) -> int:
+        description = checkpoint.read_description(folder)
+        saved_model = description.get("config", {}).get("model")
+        if saved_model is not None and _comparable(saved_model) != _comparable(self.config["model"]):
+            raise checkpoint.CheckpointError(
+                folder, "was written with another model configuration; delete the checkpoints folder to start afresh"
+            )
+        checkpoint.load_weights(self.model, folder)
+        state = checkpoint.load_train_state(folder / TRAIN_STATE_FILE)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        _restore_rng(state["rng"])
+        self.history = [dict(entry) for entry in state.get("history", [])]
+        log.info("resuming from %s (step %d)", folder, state["step"])
+        return int(state["step"])
+
+
+def _comparable(model_config: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a model configuration that change the weights' shapes or meaning."""
+    config = dict(model_config)
+    config["backbone"] = {k: v for k, v in config["backbone"].items() if k != "pretrained"}
+    return config
+

@@ -1,0 +1,1 @@
+"""Evaluation: class-agnostic COCO AP (more metrics, baselines and the report follow)."""

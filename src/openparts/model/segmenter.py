@@ -1,0 +1,151 @@
+"""The OPS part segmenter: transformers' Mask2Former with an object-mask input channel.
+
+`PartSegmenter` owns the input normalisation (the model, not the data, knows its pretrained
+statistics), turns openparts targets into Mask2Former's labels, and returns, from one
+forward pass, the predictions, the losses and the per-pixel mask features (the pixel
+decoder's last hidden state) that feature clustering and the self-supervised losses use.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, ResNetConfig
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+OBJECT_MASK_MEAN, OBJECT_MASK_STD = 0.5, 0.5
+"""The object channel in {0, 1} maps to {-1, +1}, as the official code's 128/128 on a 0-255 mask."""
+SIZE_DIVISIBILITY = 32
+
+
+def mask2former_config(model_config: dict[str, Any], num_classes: int) -> Mask2FormerConfig:
+    """Translate the `model` section of an openparts configuration into a transformers config."""
+    backbone = model_config["backbone"]
+    backbone_config = ResNetConfig(
+        num_channels=4 if model_config["object_mask_channel"] else 3,
+        embedding_size=backbone["embedding_size"],
+        hidden_sizes=list(backbone["hidden_sizes"]),
+        depths=list(backbone["depths"]),
+        layer_type=backbone["layer_type"],
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+    )
+    return Mask2FormerConfig(
+        backbone_config=backbone_config,
+        num_labels=num_classes,
+        hidden_dim=model_config["hidden_dim"],
+        feature_size=model_config["mask_feature_size"],
+        mask_feature_size=model_config["mask_feature_size"],
+        num_queries=model_config["num_queries"],
+        encoder_layers=model_config["encoder_layers"],
+        decoder_layers=model_config["decoder_layers"],
+        num_attention_heads=model_config["num_attention_heads"],
+        dim_feedforward=model_config["dim_feedforward"],
+        encoder_feedforward_dim=model_config["encoder_feedforward_dim"],
+        class_weight=model_config["class_weight"],
+        mask_weight=model_config["mask_weight"],
+        dice_weight=model_config["dice_weight"],
+        no_object_weight=model_config["no_object_weight"],
+        train_num_points=model_config["train_num_points"],
+        oversample_ratio=model_config["oversample_ratio"],
+        importance_sample_ratio=model_config["importance_sample_ratio"],
+        use_auxiliary_loss=model_config["auxiliary_loss"],
+    )
+
+
+@dataclass
+class SegmenterOutput:
+    class_logits: torch.Tensor  # [B, Q, C + 1], last class = no object
+    mask_logits: torch.Tensor  # [B, Q, H/4, W/4]
+    mask_features: torch.Tensor  # [B, D, H/4, W/4], pixel decoder's last hidden state
+    loss: torch.Tensor | None = None
+    losses: dict[str, float] | None = None
+
+
+class PartSegmenter(nn.Module):
+    """Mask2Former for parts: class-agnostic (one class) or class-aware, 3 or 4 input channels."""
+
+    def __init__(self, model_config: dict[str, Any], num_classes: int = 1) -> None:
+        super().__init__()
+        self.model_config = model_config
+        self.num_classes = num_classes
+        self.in_channels = 4 if model_config["object_mask_channel"] else 3
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not a supported model.*")
+            self.mask2former = Mask2FormerForUniversalSegmentation(mask2former_config(model_config, num_classes))
+        mean = list(IMAGENET_MEAN) + [OBJECT_MASK_MEAN] * (self.in_channels - 3)
+        std = list(IMAGENET_STD) + [OBJECT_MASK_STD] * (self.in_channels - 3)
+        self.register_buffer("pixel_mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        """The weights the loss and the matcher actually use (read back from transformers)."""
+        criterion = self.mask2former.criterion
+        matcher = criterion.matcher
+        return {
+            "class_weight": self.mask2former.weight_dict["loss_cross_entropy"],
+            "mask_weight": self.mask2former.weight_dict["loss_mask"],
+            "dice_weight": self.mask2former.weight_dict["loss_dice"],
+            "matcher_class_weight": matcher.cost_class,
+            "matcher_mask_weight": matcher.cost_mask,
+            "matcher_dice_weight": matcher.cost_dice,
+            "no_object_weight": float(criterion.empty_weight[-1]),
+            "train_num_points": criterion.num_points,
+            "matcher_num_points": matcher.num_points,
+            "oversample_ratio": criterion.oversample_ratio,
+            "importance_sample_ratio": criterion.importance_sample_ratio,
+            "auxiliary_loss": self.mask2former.config.use_auxiliary_loss,
+        }
+
+    def normalize(self, inputs: torch.Tensor) -> torch.Tensor:
+        if inputs.shape[1] != self.in_channels:
+            raise ValueError(f"model expects {self.in_channels} input channels, got {inputs.shape[1]}")
+        return (inputs - self.pixel_mean) / self.pixel_std
+
+    def forward(self, inputs: torch.Tensor, targets: list[dict[str, Any]] | None = None) -> SegmenterOutput:
+        """inputs: [B, C, H, W] in [0, 1] (RGB, then the object mask); H and W divisible by 32."""
+        outputs = self.mask2former(pixel_values=self.normalize(inputs), output_auxiliary_logits=targets is not None)
+        loss = losses = None
+        if targets is not None:
+            use_auxiliary = self.mask2former.config.use_auxiliary_loss
+            weighted = self.mask2former.get_loss_dict(
+                masks_queries_logits=outputs.masks_queries_logits,
+                class_queries_logits=outputs.class_queries_logits,
+                mask_labels=[target["masks"].to(inputs.device, torch.float32) for target in targets],
+                class_labels=[target["labels"].to(inputs.device) for target in targets],
+                auxiliary_predictions=outputs.auxiliary_logits if use_auxiliary else None,
+            )
+            loss = sum(weighted.values())
+            losses = summarize_losses(weighted)
+        return SegmenterOutput(
+            class_logits=outputs.class_queries_logits,
+            mask_logits=outputs.masks_queries_logits,
+            mask_features=outputs.pixel_decoder_last_hidden_state,
+            loss=loss,
+            losses=losses,
+        )
+
+
+def summarize_losses(weighted: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Final-layer class, mask and dice terms plus the sum of the auxiliary layers' terms."""
+    names = {"loss_cross_entropy": "loss_class", "loss_mask": "loss_mask", "loss_dice": "loss_dice"}
+    summary = {short: float(weighted[key].detach()) for key, short in names.items() if key in weighted}
+    summary["loss_auxiliary"] = float(sum(value.detach() for key, value in weighted.items() if key not in names))
+    return summary
+
+
+def pad_to_divisible(inputs: torch.Tensor, divisor: int = SIZE_DIVISIBILITY) -> torch.Tensor:
+    """Zero-pad the bottom and right so both sides divide by `divisor` (Mask2Former's strides)."""
+    height, width = inputs.shape[-2:]
+    pad_h, pad_w = (-height) % divisor, (-width) % divisor
+    if pad_h == 0 and pad_w == 0:
+        return inputs
+    return nn.functional.pad(inputs, (0, pad_w, 0, pad_h))

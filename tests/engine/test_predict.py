@@ -1,0 +1,97 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from openparts.config import resolve
+from openparts.data.dataset import DatasetWriter, Part, PartDataset
+from openparts.engine.predict import Predictor, post_aware_filter, resized_shape, select_parts
+from openparts.model import build_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_model(resolve("tiny")["model"])
+
+
+@pytest.fixture
+def odd_sized_dataset(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    with DatasetWriter(tmp_path / "odd", source="test") as writer:
+        for index, (height, width) in enumerate([(90, 130), (77, 61)]):
+            image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+            obj = np.zeros((height, width), bool)
+            obj[10:-10, 10:-10] = True
+            part = obj.copy()
+            part[: height // 2] = False
+            writer.add(image, f"{index}.png", [Part(part)], object_mask=obj, object_mask_source="gt")
+    return tmp_path / "odd"
+
+
+def predict_config(**changes) -> dict:
+    return {**resolve("tiny")["predict"], **changes}
+
+
+def test_masks_come_back_at_the_original_resolution(model, odd_sized_dataset: Path) -> None:
+    dataset = PartDataset.open(odd_sized_dataset)
+    results = Predictor(model, predict_config(batch_size=2), "cpu").predict_dataset(dataset, progress=False)
+    sizes = {r["image_id"]: tuple(r["segmentation"]["size"]) for r in results}
+    assert sizes == {1: (90, 130), 2: (77, 61)}
+    assert all(r["category_id"] == 1 and 0.0 <= r["score"] <= 1.0 for r in results)
+    per_image = [sum(r["image_id"] == i for r in results) for i in (1, 2)]
+    assert max(per_image) <= predict_config()["top_k"]
+
+
+def test_batched_and_single_predictions_agree(model, odd_sized_dataset: Path) -> None:
+    dataset = PartDataset.open(odd_sized_dataset)
+    batched = Predictor(model, predict_config(batch_size=2), "cpu").predict_dataset(dataset, progress=False)
+    single = Predictor(model, predict_config(batch_size=1), "cpu").predict_dataset(dataset, progress=False)
+    assert [r["image_id"] for r in batched] == [r["image_id"] for r in single]
+
+
+def test_post_aware_removes_pixels_outside_the_object_and_small_leftovers() -> None:
+    masks = np.zeros((3, 10, 10), bool)
+    masks[0, 2:6, 2:6] = True  # inside
+    masks[1, 0:2, :] = True  # entirely outside
+    masks[2, 3:10, 3:5] = True  # half outside
+    obj = np.zeros((10, 10), bool)
+    obj[2:7, 2:8] = True
+    filtered, keep = post_aware_filter(masks, obj, min_area=2, min_kept_fraction=0.3)
+    assert keep.tolist() == [True, False, True]
+    assert not (filtered & ~obj).any()
+
+
+def test_post_aware_prediction_never_leaves_the_object(model, odd_sized_dataset: Path) -> None:
+    dataset = PartDataset.open(odd_sized_dataset)
+    results = Predictor(model, predict_config(post_aware=True, post_aware_min_area=1), "cpu").predict_dataset(dataset, progress=False)
+    from openparts.data import masks as mask_io
+
+    for result in results:
+        outside = mask_io.decode(result["segmentation"]) & ~dataset.object_mask(result["image_id"] - 1)
+        assert not outside.any()
+
+
+def test_empty_object_mask_still_gets_predictions(model, caplog) -> None:
+    image = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    predictor = Predictor(model, predict_config(post_aware=True), "cpu")
+    parts = predictor.predict_batch([image], [np.zeros((64, 64), bool)])[0]
+    assert parts and "post-aware filtering skipped" in caplog.text
+
+
+def test_score_is_class_probability_times_mask_quality() -> None:
+    class_logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])  # query 0 likely a part, query 1 likely nothing
+    mask_logits = torch.full((2, 4, 4), -5.0)
+    mask_logits[0, :2, :2] = 5.0
+    mask_logits[1, :, :] = 5.0
+    scores, labels, selected = select_parts(class_logits, mask_logits, top_k=2)
+    probability = torch.softmax(torch.tensor([2.0, 0.0]), 0)[0]
+    quality = torch.sigmoid(torch.tensor(5.0))
+    assert scores[0] == pytest.approx(float(probability * quality), rel=1e-5)
+    assert labels.tolist() == [0, 0] and selected.shape == (2, 4, 4)
+
+
+def test_resize_keeps_the_shortest_edge_and_caps_the_longest() -> None:
+    assert resized_shape(100, 200, 50, None) == (50, 100)
+    assert resized_shape(100, 400, 50, 150) == (38, 150)

@@ -1,0 +1,48 @@
+import pytest
+
+from openparts.config import PRESETS, ConfigError, flat_keys, resolve
+
+
+def test_presets_share_the_official_loss_weights() -> None:
+    for name in ("cpu", "paper"):
+        model = PRESETS[name]["model"]
+        assert (model["class_weight"], model["mask_weight"], model["dice_weight"]) == (2.0, 5.0, 5.0)
+        assert (model["train_num_points"], model["oversample_ratio"], model["importance_sample_ratio"]) == (12544, 3.0, 0.75)
+        assert model["auxiliary_loss"] is True
+
+
+def test_paper_preset_follows_section_4_2() -> None:
+    paper = resolve("paper")
+    assert paper["model"]["backbone"]["depths"] == [3, 4, 6, 3]  # ResNet-50
+    assert paper["train"]["crop_size"] == 512 and paper["train"]["scale_range"] == [0.1, 2.0]
+    assert paper["train"]["batch_size"] == 16 and paper["train"]["iterations"] == 90000
+    assert paper["train"]["lr_decay_at"] == pytest.approx([60000 / 90000, 80000 / 90000], abs=1e-4)
+
+
+def test_overrides_parse_values_as_yaml_and_keep_types() -> None:
+    config = resolve("tiny", ["train.iterations=12", "model.backbone.depths=[2, 2, 2, 2]", "train.learning_rate=2e-4"])
+    assert config["train"]["iterations"] == 12
+    assert config["model"]["backbone"]["depths"] == [2, 2, 2, 2]
+    assert config["train"]["learning_rate"] == 2e-4
+
+
+def test_unknown_preset_lists_the_valid_ones() -> None:
+    with pytest.raises(ConfigError, match="valid presets: cpu, paper, tiny"):
+        resolve("gpu")
+
+
+def test_unknown_key_lists_the_valid_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown key 'train.iters'; valid keys: .*train.iterations"):
+        resolve("cpu", ["train.iters=5"])
+
+
+def test_wrong_type_and_malformed_override_are_rejected() -> None:
+    with pytest.raises(ConfigError, match="train.iterations must be of type int"):
+        resolve("cpu", ["train.iterations=many"])
+    with pytest.raises(ConfigError, match="is not key=value"):
+        resolve("cpu", ["train.iterations"])
+
+
+def test_every_preset_has_the_same_keys() -> None:
+    keys = {name: set(flat_keys(config)) for name, config in PRESETS.items()}
+    assert keys["tiny"] == keys["cpu"] == keys["paper"]
