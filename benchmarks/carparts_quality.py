@@ -46,8 +46,12 @@ def felzenszwalb_predictions(dataset: PartDataset, scale: float, limit: int | No
         for label in np.unique(labels[labels >= 0]):
             segment = labels == label
             results.append(
-                {"image_id": dataset.images[index]["id"], "category_id": 1, "segmentation": mask_io.encode(segment),
-                 "score": float(segment.mean())}
+                {
+                    "image_id": dataset.images[index]["id"],
+                    "category_id": 1,
+                    "segmentation": mask_io.encode(segment),
+                    "score": float(segment.mean()),
+                }
             )
     return results
 

@@ -82,16 +82,29 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     config = resolve(args.preset)
-    log.info("preset %s on %s (%d threads)", args.preset, torch.cuda.get_device_name() if device.type == "cuda" else "CPU", torch.get_num_threads())
+    log.info(
+        "preset %s on %s (%d threads)",
+        args.preset,
+        torch.cuda.get_device_name() if device.type == "cuda" else "CPU",
+        torch.get_num_threads(),
+    )
     for size in args.sizes:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         step = training_step_seconds(config, size, args.steps, device)
         memory = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
-        log.info("%d px: training %.2f s/step (batch %d, %.2f images/s)%s", size, step, config["train"]["batch_size"],
-                 config["train"]["batch_size"] / step, memory)
+        log.info(
+            "%d px: training %.2f s/step (batch %d, %.2f images/s)%s",
+            size,
+            step,
+            config["train"]["batch_size"],
+            config["train"]["batch_size"] / step,
+            memory,
+        )
         ours, baseline = prediction_images_per_second(config, size, args.images, device)
-        log.info("%d px: prediction %.2f images/s; plain transformers forward %.2f images/s; ratio %.2fx", size, ours, baseline, ours / baseline)
+        log.info(
+            "%d px: prediction %.2f images/s; plain transformers forward %.2f images/s; ratio %.2fx", size, ours, baseline, ours / baseline
+        )
     return 0
 
 

@@ -44,7 +44,7 @@ def test_train_then_predict_a_dataset_and_a_single_picture(tmp_path: Path) -> No
     assert main(["data", "synth", str(data), "--count", "4", "--size", "64"]) == 0
     model = tmp_path / "model"
     assert main(["train", "--data", str(data), "--out", str(model), "--preset", "tiny", "--set", "train.iterations=2"]) == 0
-    assert main(["predict", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "preds.json"), "--post-aware"]) == 0
+    assert main(["predict", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "preds.json")]) == 0
     predictions = json.loads((tmp_path / "preds.json").read_text())
     assert predictions and {"image_id", "category_id", "segmentation", "score"} <= set(predictions[0])
     picture = next((data / "images").iterdir())
@@ -52,7 +52,10 @@ def test_train_then_predict_a_dataset_and_a_single_picture(tmp_path: Path) -> No
     mask[16:48, 16:48] = 255
     Image.fromarray(mask).save(tmp_path / "mask.png")
     out = tmp_path / "parts.png"
-    assert main(["predict", "--model", str(model), "--image", str(picture), "--object-mask", str(tmp_path / "mask.png"), "--out", str(out)]) == 0
+    assert (
+        main(["predict", "--model", str(model), "--image", str(picture), "--object-mask", str(tmp_path / "mask.png"), "--out", str(out)])
+        == 0
+    )
     assert Image.open(out).size == (128, 64)
 
 
@@ -73,6 +76,17 @@ def test_user_mask_of_another_size_is_rejected(tmp_path: Path, caplog: pytest.Lo
     save_model(build_model(resolve("tiny")["model"]), tmp_path / "model", {"config": resolve("tiny")})
     Image.new("RGB", (40, 30)).save(tmp_path / "photo.png")
     Image.new("L", (30, 30)).save(tmp_path / "mask.png")
-    code = main(["predict", "--model", str(tmp_path / "model"), "--image", str(tmp_path / "photo.png"),
-                 "--object-mask", str(tmp_path / "mask.png"), "--out", str(tmp_path / "o.png")])
+    code = main(
+        [
+            "predict",
+            "--model",
+            str(tmp_path / "model"),
+            "--image",
+            str(tmp_path / "photo.png"),
+            "--object-mask",
+            str(tmp_path / "mask.png"),
+            "--out",
+            str(tmp_path / "o.png"),
+        ]
+    )
     assert code == 1 and "mask.png: mask is 30x30, the image is 40x30" in caplog.text

@@ -64,7 +64,9 @@ def _model_parsers(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--data", action="append", required=True, help="training dataset folder (repeat for several)")
     train.add_argument("--out", required=True, help="model folder to write (checkpoints go to <out>.checkpoints)")
     train.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="configuration preset (default: %(default)s)")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a configuration key, e.g. train.iterations=500")
+    train.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a configuration key, e.g. train.iterations=500"
+    )
 
     predict = subparsers.add_parser("predict", help="predict parts for a dataset, or for one image and its object mask")
     predict.add_argument("--model", required=True, help="model folder")
@@ -78,6 +80,20 @@ def _model_parsers(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--device", help="cpu or cuda (default: cuda when available)")
 
 
+def _evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
+    evaluate = subparsers.add_parser("evaluate", help="score a model or predictions: metrics.json, overlays, report.html")
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="model folder: predicts every --data set")
+    source.add_argument("--predictions", help="COCO results JSON made elsewhere (one --data set)")
+    evaluate.add_argument("--data", action="append", required=True, help="evaluation dataset (repeat for several)")
+    evaluate.add_argument("--out", required=True, help="report folder")
+    evaluate.add_argument("--dev", help="dev dataset on which the baselines' parameters are chosen (no baselines without it)")
+    evaluate.add_argument("--baselines", default="slic,felzenszwalb,ncut", help="comma-separated, or 'none'")
+    evaluate.add_argument("--object-mask", choices=("gt", "none"), default="gt", help="object masks given to the model")
+    evaluate.add_argument("--post-aware", action="store_true")
+    evaluate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a predict.* key")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openparts", description=__doc__)
     parser.add_argument("--version", action="version", version=f"openparts {__version__}")
@@ -85,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _data_parser(subparsers)
     _model_parsers(subparsers)
+    _evaluate_parser(subparsers)
     return parser
 
 
@@ -137,17 +154,12 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _run_predict(args: argparse.Namespace) -> int:
     from openparts import atomic
-    from openparts.config import apply_overrides, preset
     from openparts.data.dataset import PartDataset
     from openparts.engine.predict import Predictor
     from openparts.model import load_model
 
     model = load_model(args.model)
-    saved = model.description.get("config", {})
-    predict_config = saved.get("predict") or preset(saved.get("preset", "cpu"))["predict"]
-    overrides = [item if item.startswith("predict.") else f"predict.{item}" for item in args.set]
-    predict_config = apply_overrides({"predict": predict_config}, overrides)["predict"]
-    predict_config["post_aware"] = predict_config["post_aware"] or args.post_aware
+    predict_config = _predict_config(model, args.set, args.post_aware)
     predictor = Predictor(model, predict_config, args.device)
     if args.data:
         dataset = PartDataset.open(args.data)
@@ -160,6 +172,52 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     count = predict_picture(predictor, args.image, args.object_mask, args.out)
     log.info("wrote %s with %d parts", args.out, count)
+    return 0
+
+
+def _predict_config(model, overrides: list[str], post_aware: bool) -> dict:
+    from openparts.config import apply_overrides, preset
+
+    saved = model.description.get("config", {})
+    predict_config = saved.get("predict") or preset(saved.get("preset", "cpu"))["predict"]
+    items = [item if item.startswith("predict.") else f"predict.{item}" for item in overrides]
+    predict_config = apply_overrides({"predict": predict_config}, items)["predict"]
+    predict_config["post_aware"] = predict_config["post_aware"] or post_aware
+    return predict_config
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from openparts.data.dataset import PartDataset
+    from openparts.evaluation.report import dataset_key, write_report
+
+    datasets = [PartDataset.open(root) for root in args.data]
+    if args.predictions:
+        if len(datasets) != 1:
+            raise ValueError("--predictions scores exactly one --data set")
+        with open(args.predictions, encoding="utf-8") as handle:
+            predictions = {dataset_key(args.data[0]): json.load(handle)}
+        method = "predictions"
+    else:
+        from openparts.engine.predict import Predictor
+        from openparts.model import load_model
+
+        model = load_model(args.model)
+        predictor = Predictor(model, _predict_config(model, args.set, args.post_aware))
+        predictions = {
+            dataset_key(root): predictor.predict_dataset(dataset, use_object_masks=args.object_mask == "gt")
+            for root, dataset in zip(args.data, datasets, strict=True)
+        }
+        method = "model"
+    methods = () if args.baselines == "none" or not args.dev else tuple(m for m in args.baselines.split(",") if m)
+    if not args.dev and args.baselines != "none":
+        log.info("no --dev set: baselines skipped (their parameters must not be chosen on test data)")
+    dev = PartDataset.open(args.dev) if args.dev else None
+    metrics = write_report(args.out, datasets, predictions, method, methods, dev)
+    for key in sorted(metrics):
+        if key.endswith(("/AP", "/AP50", "/mIoU")):
+            sys.stdout.write(f"{key:<48} {metrics[key]:8.2f}\n")
     return 0
 
 
@@ -178,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_train(args)
         if args.command == "predict":
             return _run_predict(args)
+        if args.command == "evaluate":
+            return _run_evaluate(args)
     except (DataError, InvalidDatasetError, FileExistsError, FileNotFoundError, ValueError) as error:
         log.error("%s", error)
         return 1

@@ -132,7 +132,13 @@ PRESETS["paper"]["model"].update(
 )
 PRESETS["paper"]["train"].update(
     backbone_lr_multiplier=0.1,  # the official value, for an ImageNet-pretrained backbone
-    crop_size=512, scale_range=[0.1, 2.0], batch_size=16, iterations=90000, checkpoint_every=5000, num_workers=8, log_every=50
+    crop_size=512,
+    scale_range=[0.1, 2.0],
+    batch_size=16,
+    iterations=90000,
+    checkpoint_every=5000,
+    num_workers=8,
+    log_every=50,
 )
 PRESETS["paper"]["predict"].update(shortest_edge=400, max_size=666)
 

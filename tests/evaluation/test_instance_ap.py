@@ -7,7 +7,9 @@ from openparts.evaluation.instance_ap import PredictionError, evaluate_instances
 
 
 def as_predictions(dataset: PartDataset, category: int = 1) -> list[dict]:
-    return [{"image_id": a["image_id"], "category_id": category, "segmentation": a["segmentation"], "score": 1.0} for a in dataset.annotations]
+    return [
+        {"image_id": a["image_id"], "category_id": category, "segmentation": a["segmentation"], "score": 1.0} for a in dataset.annotations
+    ]
 
 
 def test_ground_truth_as_predictions_scores_100(tiny_dataset: Path) -> None:

@@ -72,4 +72,7 @@ def training_loader(
         num_workers=num_workers,
         collate_fn=collate,
         persistent_workers=num_workers > 0,
+        # the loader draws a base seed when iterated; from its own generator, not the global RNG
+        # that the restored training state (and the loss's point sampling) depends on
+        generator=torch.Generator().manual_seed(seed),
     )

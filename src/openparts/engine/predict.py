@@ -61,9 +61,7 @@ def _inputs(image: np.ndarray, object_mask: np.ndarray | None, with_object: bool
     return resized
 
 
-def select_parts(
-    class_logits: torch.Tensor, mask_logits: torch.Tensor, top_k: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def select_parts(class_logits: torch.Tensor, mask_logits: torch.Tensor, top_k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Scores, class labels and mask logits of the top-k (query, class) pairs of one image.
 
     class_logits: [Q, C + 1]; mask_logits: [Q, H, W] at the network's input resolution.
@@ -91,13 +89,11 @@ def upsample_masks(mask_logits: torch.Tensor, size: tuple[int, int], chunk: int 
     return masks
 
 
-def post_aware_filter(
-    masks: np.ndarray, object_mask: np.ndarray, min_area: int, min_kept_fraction: float
-) -> tuple[np.ndarray, np.ndarray]:
+def post_aware_filter(masks: np.ndarray, object_mask: np.ndarray, min_area: int, min_kept_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """Remove part pixels outside the object; returns (filtered masks, which were kept)."""
-    before = masks.reshape(len(masks), -1).sum(1)
+    before = masks.sum(axis=(1, 2))
     filtered = masks & object_mask[None]
-    after = filtered.reshape(len(masks), -1).sum(1)
+    after = filtered.sum(axis=(1, 2))
     keep = (after >= min_area) & (after >= min_kept_fraction * np.maximum(before, 1))
     return filtered[keep], keep
 
@@ -115,9 +111,7 @@ class Predictor:
     @torch.inference_mode()
     def predict_batch(self, images: list[np.ndarray], object_masks: list[np.ndarray | None]) -> list[list[PartPrediction]]:
         shapes = [resized_shape(*image.shape[:2], self.config["shortest_edge"], self.config["max_size"]) for image in images]
-        tensors = [
-            _inputs(image, mask, self.with_object, shape) for image, mask, shape in zip(images, object_masks, shapes, strict=True)
-        ]
+        tensors = [_inputs(image, mask, self.with_object, shape) for image, mask, shape in zip(images, object_masks, shapes, strict=True)]
         height = max(t.shape[1] for t in tensors)
         width = max(t.shape[2] for t in tensors)
         batch = torch.stack([functional.pad(t, (0, width - t.shape[2], 0, height - t.shape[1])) for t in tensors])
@@ -146,7 +140,7 @@ class Predictor:
                     masks, object_mask, self.config["post_aware_min_area"], self.config["post_aware_min_kept_fraction"]
                 )
                 scores, labels = scores[keep], labels[keep]
-        non_empty = masks.reshape(len(masks), -1).any(1)
+        non_empty = masks.any(axis=(1, 2))
         return [
             PartPrediction(mask, float(score), int(label))
             for mask, score, label, ok in zip(masks, scores, labels, non_empty, strict=True)

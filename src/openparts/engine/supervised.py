@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch.utils.data import ConcatDataset
 
 from openparts.data.dataset import PartDataset
@@ -21,9 +22,7 @@ from openparts.model import build_model
 log = logging.getLogger(__name__)
 
 
-def training_datasets(
-    data_dirs: Sequence[str | os.PathLike[str]], config: dict[str, Any], class_names: list[str]
-) -> ConcatDataset:
+def training_datasets(data_dirs: Sequence[str | os.PathLike[str]], config: dict[str, Any], class_names: list[str]) -> ConcatDataset:
     model_config, train_config = config["model"], config["train"]
     transforms = train_transforms(train_config["crop_size"], tuple(train_config["scale_range"]), train_config["horizontal_flip"])
     parts = []
@@ -58,6 +57,7 @@ def train_supervised(
         validate(data_dir, require_object_masks=config["model"]["object_mask_channel"], decode_images=False)
     class_names = part_class_names(data_dirs)
     num_classes = 1 if config["model"]["class_agnostic"] else len(class_names)
+    torch.manual_seed(config["train"]["seed"])  # the initial weights belong to the seeded run
     model = build_model(config["model"], num_classes)
     description = {"part_classes": class_names if num_classes > 1 else ["part"], "trained_on": [str(Path(d)) for d in data_dirs]}
     trainer = Trainer(model, training_datasets(data_dirs, config, class_names), config, out_dir, callback, description)

@@ -152,6 +152,7 @@ class Trainer:
             self.callback.on_train_end("FAILED")
             raise
         seconds = time.perf_counter() - started
+        distributed.broadcast_buffers(model)
         if distributed.is_main_process():
             extra = {**self.description, "config": self.config, "training": {"steps": step, "seconds": round(seconds, 1)}}
             extra["training"]["history"] = self.history
@@ -255,4 +256,3 @@ def _comparable(model_config: dict[str, Any]) -> dict[str, Any]:
     config = dict(model_config)
     config["backbone"] = {k: v for k, v in config["backbone"].items() if k != "pretrained"}
     return config
-

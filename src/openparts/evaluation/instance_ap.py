@@ -45,9 +45,7 @@ def check_predictions(dataset: PartDataset, predictions: list[dict[str, Any]]) -
         raise PredictionError(f"predictions for {len(unknown)} image id(s) not in {dataset.root}: {unknown[:10]}")
 
 
-def evaluate_instances(
-    dataset: PartDataset, predictions: list[dict[str, Any]], image_ids: list[int] | None = None
-) -> dict[str, float]:
+def evaluate_instances(dataset: PartDataset, predictions: list[dict[str, Any]], image_ids: list[int] | None = None) -> dict[str, float]:
     """COCO segm metrics in percent (AP, AP50, AP75, APs/m/l, AR1/10/100, ARs/m/l), class-agnostic.
 
     `image_ids` restricts scoring to those images (e.g. a dev subset); by default all count.

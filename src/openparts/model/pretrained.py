@@ -66,7 +66,9 @@ def load_backbone(backbone: torch.nn.Module, source: str, in_channels: int) -> N
     own = backbone.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in own if k in state and own[k].shape != state[k].shape]
+    shapes = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in own if k in state and own[k].shape != state[k].shape
+    ]
     if missing or shapes:
         raise CheckpointError(
             source,

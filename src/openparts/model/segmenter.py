@@ -9,7 +9,6 @@ decoder's last hidden state) that feature clustering and the self-supervised los
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,17 @@ from torch import nn
 from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, ResNetConfig
 
 log = logging.getLogger(__name__)
+
+
+class _KnownBackboneWarning(logging.Filter):
+    """transformers warns that ResNet is not a 'supported' Mask2Former backbone; it works (the
+    pixel decoder only needs four feature maps at strides 4-32), and the paper uses it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "not a supported model" not in record.getMessage()
+
+
+logging.getLogger("transformers.models.mask2former.configuration_mask2former").addFilter(_KnownBackboneWarning())
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -77,9 +87,7 @@ class PartSegmenter(nn.Module):
         self.model_config = model_config
         self.num_classes = num_classes
         self.in_channels = 4 if model_config["object_mask_channel"] else 3
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*not a supported model.*")
-            self.mask2former = Mask2FormerForUniversalSegmentation(mask2former_config(model_config, num_classes))
+        self.mask2former = Mask2FormerForUniversalSegmentation(mask2former_config(model_config, num_classes))
         mean = list(IMAGENET_MEAN) + [OBJECT_MASK_MEAN] * (self.in_channels - 3)
         std = list(IMAGENET_STD) + [OBJECT_MASK_STD] * (self.in_channels - 3)
         self.register_buffer("pixel_mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
@@ -97,7 +105,7 @@ class PartSegmenter(nn.Module):
             "matcher_class_weight": matcher.cost_class,
             "matcher_mask_weight": matcher.cost_mask,
             "matcher_dice_weight": matcher.cost_dice,
-            "no_object_weight": float(criterion.empty_weight[-1]),
+            "no_object_weight": round(float(criterion.empty_weight[-1]), 6),
             "train_num_points": criterion.num_points,
             "matcher_num_points": matcher.num_points,
             "oversample_ratio": criterion.oversample_ratio,
@@ -112,7 +120,13 @@ class PartSegmenter(nn.Module):
 
     def forward(self, inputs: torch.Tensor, targets: list[dict[str, Any]] | None = None) -> SegmenterOutput:
         """inputs: [B, C, H, W] in [0, 1] (RGB, then the object mask); H and W divisible by 32."""
-        outputs = self.mask2former(pixel_values=self.normalize(inputs), output_auxiliary_logits=targets is not None)
+        # transformers reads the decoder's intermediate states only when it returns hidden states
+        # or uses auxiliary losses; without either it fails, so always ask for them.
+        outputs = self.mask2former(
+            pixel_values=self.normalize(inputs),
+            output_hidden_states=not self.mask2former.config.use_auxiliary_loss,
+            output_auxiliary_logits=targets is not None,
+        )
         loss = losses = None
         if targets is not None:
             use_auxiliary = self.mask2former.config.use_auxiliary_loss

@@ -1,0 +1,192 @@
+"""`openparts evaluate`: metrics.json, predictions, overlay PNGs and a self-contained report.html.
+
+Key scheme of metrics.json (flat, the same across runs so that MLflow compares them):
+``<dataset>/<method>/<metric>``, e.g. ``carparts-test/model/AP50``,
+``carparts-test/felzenszwalb/mIoU``, ``carparts-test/felzenszwalb@matched/mIoU``, where
+`<dataset>` is the dataset folder's name with its parent (``carparts-test`` for
+``data/carparts/test``), `<method>` is ``model`` (or ``predictions``), a baseline name, or a
+baseline limited to the model's number of segments per object (``@matched``), and
+`<metric>` is one of AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl, mIoU,
+fwIoU, mACC, segments_per_object.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from openparts import atomic
+from openparts.data import masks as mask_io
+from openparts.data.dataset import PartDataset
+from openparts.data.inspect import overlay
+from openparts.evaluation import baselines
+from openparts.evaluation.instance_ap import evaluate_instances
+from openparts.evaluation.semantic import evaluate_semantic
+
+log = logging.getLogger(__name__)
+
+WORST_IMAGES = 10
+TABLE_METRICS = ("AP", "AP50", "mIoU", "fwIoU", "mACC", "segments_per_object")
+
+
+def dataset_key(root: str | os.PathLike[str]) -> str:
+    path = Path(root).resolve()
+    return f"{path.parent.name}-{path.name}".replace("/", "-")
+
+
+def score_predictions(dataset: PartDataset, predictions: list[dict[str, Any]]) -> dict[str, float]:
+    return {**evaluate_instances(dataset, predictions), **evaluate_semantic(dataset, predictions)}
+
+
+def best_iou_per_image(dataset: PartDataset, predictions: list[dict[str, Any]]) -> dict[int, float]:
+    """Mean over ground-truth parts of the best IoU any prediction reaches: for ranking images."""
+    from pycocotools import mask as coco_mask
+
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for prediction in predictions:
+        by_image.setdefault(prediction["image_id"], []).append(prediction)
+    quality = {}
+    for record in dataset.images:
+        truths = [p["segmentation"] for p in dataset.parts(record["id"])]
+        guesses = [p["segmentation"] for p in by_image.get(record["id"], [])]
+        if not truths:
+            continue
+        if not guesses:
+            quality[record["id"]] = 0.0
+            continue
+        ious = coco_mask.iou([_bytes(g) for g in guesses], [_bytes(t) for t in truths], [0] * len(truths))
+        quality[record["id"]] = float(np.asarray(ious).max(axis=0).mean())
+    return quality
+
+
+def _bytes(rle: dict[str, Any]) -> dict[str, Any]:
+    counts = rle["counts"]
+    return {"size": rle["size"], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+
+
+def _masks_for(predictions: list[dict[str, Any]], image_id: int, shape: tuple[int, int], limit: int = 30) -> np.ndarray:
+    chosen = sorted((p for p in predictions if p["image_id"] == image_id), key=lambda p: -p["score"])[:limit]
+    return np.stack([mask_io.decode(p["segmentation"]) for p in chosen]) if chosen else np.zeros((0, *shape), bool)
+
+
+def overlay_panel(dataset: PartDataset, index: int, columns: dict[str, list[dict[str, Any]]]) -> np.ndarray:
+    """Ground truth | each method's parts, side by side, with the object outlined."""
+    sample = dataset[index]
+    panels = [overlay(sample.image, sample.part_masks, sample.object_mask)]
+    for predictions in columns.values():
+        panels.append(overlay(sample.image, _masks_for(predictions, sample.image_id, sample.image.shape[:2]), sample.object_mask))
+    return np.concatenate(panels, axis=1)
+
+
+def _png_data_uri(picture: np.ndarray, max_width: int = 1200) -> str:
+    image = Image.fromarray(picture)
+    if image.width > max_width:
+        image = image.resize((max_width, round(image.height * max_width / image.width)))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def render_html(metrics: dict[str, float], sections: list[dict[str, Any]], paper_rows: dict[str, dict[str, float]] | None = None) -> str:
+    rows = []
+    for section in sections:
+        key = section["key"]
+        methods = sorted({name.split("/")[1] for name in metrics if name.startswith(key + "/")}, key=lambda m: (m != "model", m))
+        header = "".join(f"<th>{m}</th>" for m in TABLE_METRICS)
+        body = "".join(
+            "<tr><td>{}</td>{}</tr>".format(
+                html.escape(method), "".join(f"<td>{metrics.get(f'{key}/{method}/{m}', float('nan')):.2f}</td>" for m in TABLE_METRICS)
+            )
+            for method in methods
+        )
+        for name, values in (paper_rows or {}).items():
+            body += (
+                f"<tr class='paper'><td>{html.escape(name)} (paper)</td>"
+                + "".join(f"<td>{values[m]:.2f}</td>" if m in values else "<td></td>" for m in TABLE_METRICS)
+                + "</tr>"
+            )
+        images = "".join(
+            f"<figure><img src='{uri}'><figcaption>{html.escape(caption)}</figcaption></figure>" for caption, uri in section["pictures"]
+        )
+        rows.append(
+            f"<h2>{html.escape(key)} ({section['images']} images)</h2><table><tr><th>method</th>{header}</tr>{body}</table>"
+            f"<p>Panels: ground truth | {' | '.join(html.escape(c) for c in section['columns'])}. "
+            f"The last {WORST_IMAGES} are the worst images by mean best IoU.</p>{images}"
+        )
+    style = (
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px;"
+        "text-align:right}td:first-child{text-align:left}tr.paper{color:#666;font-style:italic}img{max-width:100%}"
+        "figure{margin:1em 0}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>openparts evaluation</title><style>{style}</style></head>"
+        f"<body><h1>openparts evaluation</h1>{''.join(rows)}</body></html>"
+    )
+
+
+def write_report(
+    out_dir: str | os.PathLike[str],
+    datasets: list[PartDataset],
+    predictions: dict[str, list[dict[str, Any]]],
+    method_name: str = "model",
+    baseline_methods: tuple[str, ...] = ("slic", "felzenszwalb", "ncut"),
+    dev: PartDataset | None = None,
+    dev_images: int = 20,
+    overlays: int = 6,
+) -> dict[str, float]:
+    """Score predictions and baselines on every dataset, write everything, return metrics."""
+    out = Path(out_dir)
+    metrics: dict[str, float] = {}
+    sections = []
+    tuned = {}
+    if baseline_methods and dev is None:
+        raise ValueError("baselines need a dev dataset to choose their parameters on (never the test data)")
+    for method in baseline_methods:
+        tuning_set = dev
+        indices = list(range(min(dev_images, len(tuning_set))))
+        tuned[method], _ = baselines.tune(tuning_set, method, indices)
+        log.info("%s: parameters %s chosen on %s (%d dev images)", method, tuned[method], tuning_set.root, len(indices))
+    for dataset in datasets:
+        key = dataset_key(dataset.root)
+        own = predictions[key]
+        columns = {method_name: own}
+        for name, value in score_predictions(dataset, own).items():
+            metrics[f"{key}/{method_name}/{name}"] = value
+        counts = Counter(p["image_id"] for p in own)
+        for method in baseline_methods:
+            result = baselines.predict_baseline(dataset, method, tuned[method])
+            columns[method] = result
+            for name, value in score_predictions(dataset, result).items():
+                metrics[f"{key}/{method}/{name}"] = value
+            matched = baselines.predict_baseline(dataset, method, tuned[method], max_segments={i: max(1, c) for i, c in counts.items()})
+            for name, value in score_predictions(dataset, matched).items():
+                metrics[f"{key}/{method}@matched/{name}"] = value
+        atomic.write_json(out / f"predictions-{key}.json", own, indent=None)
+        best_baseline = max(baseline_methods, key=lambda m: metrics[f"{key}/{m}/AP"]) if baseline_methods else None
+        shown = {method_name: own, **({best_baseline: columns[best_baseline]} if best_baseline else {})}
+        quality = best_iou_per_image(dataset, own)
+        worst = sorted(quality, key=quality.get)[:WORST_IMAGES]
+        chosen = [dataset.index_of(i) for i in [r["id"] for r in dataset.images[:overlays]] + worst]
+        pictures = []
+        for index in dict.fromkeys(chosen):
+            panel = overlay_panel(dataset, index, shown)
+            name = f"overlay-{key}-{dataset.images[index]['id']}.png"
+            atomic.save_image(out / "overlays" / name, Image.fromarray(panel))
+            caption = f"image {dataset.images[index]['id']}"
+            if dataset.images[index]["id"] in quality:
+                caption += f", mean best IoU {quality[dataset.images[index]['id']]:.2f}"
+            pictures.append((caption, _png_data_uri(panel)))
+        sections.append({"key": key, "images": len(dataset), "columns": list(shown), "pictures": pictures})
+    atomic.write_json(out / "metrics.json", dict(sorted(metrics.items())))
+    atomic.write_text(out / "report.html", render_html(metrics, sections))
+    atomic.write_json(out / "baseline_parameters.json", {m: tuned[m] for m in baseline_methods})
+    return metrics

@@ -1,0 +1,58 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from openparts.cli import main
+from openparts.data import synth
+from openparts.data.dataset import PartDataset
+from openparts.evaluation.report import dataset_key, write_report
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("report")
+    return synth.generate(root / "synth" / "dev", count=3, seed=1, size=64), synth.generate(
+        root / "synth" / "test", count=3, seed=2, size=64
+    )
+
+
+def ground_truth_predictions(dataset: PartDataset) -> list[dict]:
+    return [{"image_id": a["image_id"], "category_id": 1, "segmentation": a["segmentation"], "score": 1.0} for a in dataset.annotations]
+
+
+def test_report_writes_metrics_predictions_overlays_and_html(sets, tmp_path: Path) -> None:
+    dev, test = (PartDataset.open(p) for p in sets)
+    key = dataset_key(test.root)
+    assert key == "synth-test"
+    metrics = write_report(tmp_path / "out", [test], {key: ground_truth_predictions(test)}, "model", ("felzenszwalb",), dev)
+    assert metrics["synth-test/model/AP"] == pytest.approx(100.0)
+    assert metrics["synth-test/model/mIoU"] == pytest.approx(100.0)
+    assert {"synth-test/felzenszwalb/AP", "synth-test/felzenszwalb@matched/mIoU", "synth-test/felzenszwalb/segments_per_object"} <= set(
+        metrics
+    )
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text()) == metrics
+    assert (tmp_path / "out" / "predictions-synth-test.json").is_file()
+    assert len(list((tmp_path / "out" / "overlays").glob("*.png"))) == 3
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<table>" in page and page.count("data:image/png;base64,") == 3
+
+
+def test_baselines_without_a_dev_set_are_refused(sets, tmp_path: Path) -> None:
+    test = PartDataset.open(sets[1])
+    with pytest.raises(ValueError, match="dev dataset"):
+        write_report(tmp_path / "out", [test], {"synth-test": []}, "model", ("slic",), None)
+
+
+def test_evaluate_command_scores_predictions_made_elsewhere(sets, tmp_path: Path, capsys) -> None:
+    test = PartDataset.open(sets[1])
+    predictions = tmp_path / "preds.json"
+    predictions.write_text(json.dumps(ground_truth_predictions(test)))
+    code = main(
+        ["evaluate", "--predictions", str(predictions), "--data", str(sets[1]), "--out", str(tmp_path / "r"), "--baselines", "none"]
+    )
+    assert code == 0
+    assert "synth-test/predictions/AP" in capsys.readouterr().out
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps([{**ground_truth_predictions(test)[0], "image_id": 77}]))
+    assert main(["evaluate", "--predictions", str(unknown), "--data", str(sets[1]), "--out", str(tmp_path / "r2")]) == 1

@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openparts.data.dataset import PartDataset
+from openparts.evaluation.semantic import BACKGROUND, SemanticAccumulator, evaluate_semantic
+
+
+def test_ground_truth_as_predictions_scores_100(tiny_dataset: Path) -> None:
+    dataset = PartDataset.open(tiny_dataset)
+    predictions = [{"image_id": a["image_id"], "segmentation": a["segmentation"], "score": 1.0} for a in dataset.annotations]
+    metrics = evaluate_semantic(dataset, predictions)
+    # the object has unannotated pixels (background); predicting nothing there is also right
+    assert metrics["mIoU"] == pytest.approx(100.0) and metrics["mACC"] == pytest.approx(100.0)
+    assert metrics["fwIoU"] == pytest.approx(100.0) and metrics["segments_per_object"] == 2.0
+
+
+def test_hand_computed_case_with_overlap_resolved_by_score() -> None:
+    object_mask = np.zeros((1, 4), bool)
+    object_mask[0, :] = True
+    truth = np.zeros((2, 1, 4), bool)
+    truth[0, 0, :2] = True  # class a: pixels 0-1
+    truth[1, 0, 2:] = True  # class b: pixels 2-3
+    low = np.zeros((1, 4), bool)
+    low[0, :3] = True  # covers 0-2, score 0.2
+    high = np.zeros((1, 4), bool)
+    high[0, 2:] = True  # covers 2-3, score 0.9: wins pixel 2
+    accumulator = SemanticAccumulator(["a", "b"])
+    accumulator.add(object_mask, truth, ["a", "b"], [(low, 0.2), (high, 0.9)])
+    # low keeps pixels 0-1 -> named a; high keeps 2-3 -> named b: a perfect map
+    assert accumulator.metrics()["mIoU"] == pytest.approx(100.0 * 2 / 2)  # background absent from the truth
+
+
+def test_one_segment_for_the_whole_object_scores_its_majority_class() -> None:
+    object_mask = np.ones((1, 4), bool)
+    truth = np.zeros((2, 1, 4), bool)
+    truth[0, 0, :3] = True
+    truth[1, 0, 3:] = True
+    accumulator = SemanticAccumulator(["a", "b"])
+    accumulator.add(object_mask, truth, ["a", "b"], [(np.ones((1, 4), bool), 1.0)])
+    metrics = accumulator.metrics()
+    assert metrics["mIoU"] == pytest.approx(100 * (3 / 4 + 0) / 2)  # a: 3/4, b: 0
+    assert metrics["mACC"] == pytest.approx(100 * (1 + 0) / 2)
+    assert metrics["fwIoU"] == pytest.approx(100 * 0.75 * 0.75)
+
+
+def test_no_predictions_leave_everything_background() -> None:
+    object_mask = np.ones((2, 2), bool)
+    truth = np.ones((1, 2, 2), bool)
+    accumulator = SemanticAccumulator(["a"])
+    accumulator.add(object_mask, truth, ["a"], [])
+    assert accumulator.metrics()["mIoU"] == 0.0
+    assert accumulator.class_names[0] == BACKGROUND
