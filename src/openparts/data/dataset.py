@@ -228,8 +228,10 @@ class DatasetWriter:
         overwrite: bool = False,
         max_pixels: int = image_io.DEFAULT_MAX_PIXELS,
         extra_info: dict[str, Any] | None = None,
+        skip_bad_images: bool = False,
     ) -> None:
         self.root = Path(root)
+        self.skip_bad_images = skip_bad_images
         self.source = source
         self.labeled = labeled
         self.max_pixels = max_pixels
@@ -261,6 +263,18 @@ class DatasetWriter:
     @property
     def num_images(self) -> int:
         return len(self._images)
+
+    def read_source_image(self, path: str | os.PathLike[str]) -> np.ndarray | None:
+        """Decode a source picture; an unreadable one is an error, or a counted skip (None)
+        when the writer was opened with `skip_bad_images`."""
+        try:
+            return image_io.read_rgb(path, self.max_pixels)
+        except DataError:
+            if not self.skip_bad_images:
+                raise
+            log.warning("skipping unreadable image %s", path)
+            self.skip("unreadable image")
+            return None
 
     def skip(self, reason: str, count: int = 1) -> None:
         """Record a documented skip made by an adapter so that it shows in the summary."""

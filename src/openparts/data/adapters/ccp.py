@@ -70,17 +70,11 @@ def convert(
         raise DataError(source_path, "not a Clothing Co-Parsing folder (annotations/pixel-level/ is missing)")
     names = load_label_names(source_path)
     annotation_files = sorted(annotation_dir.glob("*.mat"))
-    max_pixels = options.get("max_pixels", image_io.DEFAULT_MAX_PIXELS)
-    skip_bad_images = options.pop("skip_bad_images", False)
     with DatasetWriter(destination, source="ccp", **options) as writer:
         for annotation_file in tqdm(annotation_files, desc="convert ccp", unit="img"):
             photo = image_io.resolve_inside(source_path / "photos", annotation_file.stem + ".jpg")
-            try:
-                pixels = image_io.read_rgb(photo, max_pixels)
-            except DataError:
-                if not skip_bad_images:
-                    raise
-                writer.skip("unreadable image")
+            pixels = writer.read_source_image(photo)
+            if pixels is None:
                 continue
             label_map = np.asarray(load_mat(annotation_file, "groundtruth"))
             if label_map.shape != pixels.shape[:2]:

@@ -151,16 +151,13 @@ def convert_coco_file(
     for annotation in payload["annotations"]:
         parts_by_image[annotation["image_id"]].append(annotation)
     find_image = rules.find_image or default_find_image
-    with DatasetWriter(destination, source=rules.source, overwrite=overwrite, max_pixels=max_pixels) as writer:
+    with DatasetWriter(
+        destination, source=rules.source, overwrite=overwrite, max_pixels=max_pixels, skip_bad_images=skip_bad_images
+    ) as writer:
         for image in tqdm(payload["images"], desc=f"convert {annotation_file.name}", unit="img"):
             image_path = find_image(root, image)
-            try:
-                pixels = image_io.read_rgb(image_path, max_pixels)
-            except DataError:
-                if not skip_bad_images:
-                    raise
-                log.warning("skipping unreadable image %s", image_path, exc_info=False)
-                writer.skip("unreadable image")
+            pixels = writer.read_source_image(image_path)
+            if pixels is None:
                 continue
             height, width = pixels.shape[:2]
             if (width, height) != (image["width"], image["height"]):

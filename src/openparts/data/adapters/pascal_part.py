@@ -192,17 +192,11 @@ def convert(
     annotation_dir = source_path / "Annotations_Part"
     if not annotation_dir.is_dir():
         raise DataError(source_path, "not a Pascal-Part folder (Annotations_Part/ is missing)")
-    max_pixels = options.get("max_pixels", image_io.DEFAULT_MAX_PIXELS)
-    skip_bad_images = options.pop("skip_bad_images", False)
     with DatasetWriter(destination, source="pascal-part", extra_info={"part_grouping": grouping}, **options) as writer:
         for annotation_file in tqdm(sorted(annotation_dir.glob("*.mat")), desc="convert pascal-part", unit="img"):
             photo = image_io.resolve_inside(source_path / "JPEGImages", annotation_file.stem + ".jpg")
-            try:
-                pixels = image_io.read_rgb(photo, max_pixels)
-            except DataError:
-                if not skip_bad_images:
-                    raise
-                writer.skip("unreadable image")
+            pixels = writer.read_source_image(photo)
+            if pixels is None:
                 continue
             anno = load_mat(annotation_file, "anno")[0, 0]
             objects = anno["objects"].ravel() if anno["objects"].size else []
