@@ -56,11 +56,6 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Any]
         raise
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_open(path, "wb") as handle:
-        handle.write(data)
-
-
 def write_text(path: str | os.PathLike[str], text: str) -> None:
     with atomic_open(path, "w") as handle:
         handle.write(text)

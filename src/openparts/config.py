@@ -93,15 +93,8 @@ _CPU: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {"cpu": _CPU}
 
 PRESETS["tiny"] = copy.deepcopy(_CPU)
+PRESETS["tiny"]["model"]["backbone"].update(depths=[1, 1, 1, 1], hidden_sizes=[8, 16, 32, 64], embedding_size=8)
 PRESETS["tiny"]["model"].update(
-    backbone={
-        "layer_type": "basic",
-        "depths": [1, 1, 1, 1],
-        "hidden_sizes": [8, 16, 32, 64],
-        "embedding_size": 8,
-        "pretrained": None,
-        "freeze_batchnorm": False,
-    },
     hidden_dim=32,
     mask_feature_size=32,
     num_queries=8,
@@ -116,15 +109,14 @@ PRESETS["tiny"]["train"].update(crop_size=64, iterations=6, checkpoint_every=3, 
 PRESETS["tiny"]["predict"].update(shortest_edge=64, max_size=128)
 
 PRESETS["paper"] = copy.deepcopy(_CPU)
+PRESETS["paper"]["model"]["backbone"].update(
+    layer_type="bottleneck",
+    depths=[3, 4, 6, 3],
+    hidden_sizes=[256, 512, 1024, 2048],
+    pretrained="microsoft/resnet-50",
+    freeze_batchnorm=True,
+)
 PRESETS["paper"]["model"].update(
-    backbone={
-        "layer_type": "bottleneck",
-        "depths": [3, 4, 6, 3],
-        "hidden_sizes": [256, 512, 1024, 2048],
-        "embedding_size": 64,
-        "pretrained": "microsoft/resnet-50",
-        "freeze_batchnorm": True,
-    },
     num_queries=100,
     encoder_layers=6,
     decoder_layers=10,
@@ -141,8 +133,6 @@ PRESETS["paper"]["train"].update(
     log_every=50,
 )
 PRESETS["paper"]["predict"].update(shortest_edge=400, max_size=666)
-
-FINETUNE_LEARNING_RATE = {"tiny": 1.0e-5, "cpu": 1.0e-5, "paper": 1.0e-6}
 
 
 class ConfigError(ValueError):

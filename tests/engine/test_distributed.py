@@ -1,6 +1,5 @@
 """Two CPU processes under torchrun (gloo) end with identical weights."""
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -58,4 +57,3 @@ def test_two_process_ddp_on_cpu_keeps_ranks_identical(tmp_path: Path) -> None:
     assert reports[0][0] == reports[1][0], "ranks diverged"
     assert reports[0][1:] == ["True", "2"]  # weights changed, two processes took part
     assert (tmp_path / "model" / "model.safetensors").is_file()
-    assert hashlib.sha256((tmp_path / "model" / "openparts.json").read_bytes()).hexdigest()

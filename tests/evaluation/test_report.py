@@ -56,3 +56,11 @@ def test_evaluate_command_scores_predictions_made_elsewhere(sets, tmp_path: Path
     unknown = tmp_path / "unknown.json"
     unknown.write_text(json.dumps([{**ground_truth_predictions(test)[0], "image_id": 77}]))
     assert main(["evaluate", "--predictions", str(unknown), "--data", str(sets[1]), "--out", str(tmp_path / "r2")]) == 1
+
+
+def test_keep_top_keeps_each_images_highest_scores() -> None:
+    from openparts.evaluation.report import keep_top
+
+    predictions = [{"image_id": i, "score": s} for i, s in [(1, 0.2), (1, 0.9), (1, 0.5), (2, 0.1), (3, 0.4)]]
+    kept = keep_top(predictions, {1: 2, 2: 1})
+    assert [(p["image_id"], p["score"]) for p in kept] == [(1, 0.9), (1, 0.5), (2, 0.1), (3, 0.4)]

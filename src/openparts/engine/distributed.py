@@ -37,11 +37,6 @@ def barrier() -> None:
         dist.barrier()
 
 
-def cleanup() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
-
-
 def broadcast_buffers(module: torch.nn.Module) -> None:
     """Give every rank rank 0's buffers (BatchNorm statistics drift apart: each rank's forward
     updates them with its own batch), so that all ranks end holding the same model."""

@@ -66,7 +66,7 @@ def select_parts(class_logits: torch.Tensor, mask_logits: torch.Tensor, top_k: i
 
     class_logits: [Q, C + 1]; mask_logits: [Q, H, W] at the network's input resolution.
     """
-    num_queries, num_classes = class_logits.shape[0], class_logits.shape[1] - 1
+    num_classes = class_logits.shape[1] - 1
     class_scores = class_logits.softmax(-1)[:, :-1]  # drop the no-object class
     flat = class_scores.flatten()
     k = min(top_k, flat.numel())
@@ -76,7 +76,6 @@ def select_parts(class_logits: torch.Tensor, mask_logits: torch.Tensor, top_k: i
     selected = mask_logits[queries]
     binary = (selected > 0).float()
     quality = (selected.sigmoid() * binary).flatten(1).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
-    assert queries.numel() <= num_queries
     return top_scores * quality, labels, selected
 
 

@@ -6,7 +6,7 @@ its share of the object's area (larger segments are more often whole parts, and 
 needs a ranking). Parameters are chosen on a dev split for AP (`tune`), never on test data:
 the oracle mIoU rewards over-segmentation, so tuning for it would pick shredded objects.
 `max_segments` keeps only the largest segments, for comparisons at a matched number of
-segments per object.
+segments per object (`report.keep_top` does the same on finished predictions).
 """
 
 from __future__ import annotations
@@ -82,7 +82,6 @@ def predict_baseline(
     method: str,
     params: dict[str, Any] | None = None,
     indices: Sequence[int] | None = None,
-    max_segments: dict[int, int] | None = None,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """COCO results for a baseline over (some of) a dataset, using its object masks."""
@@ -90,8 +89,7 @@ def predict_baseline(
     chosen = range(len(dataset)) if indices is None else indices
     for index in tqdm(chosen, desc=method, unit="img", disable=not progress):
         image_id = dataset.images[index]["id"]
-        limit = max_segments.get(image_id) if max_segments else None
-        for segment in segment_object(method, dataset.read_image(index), dataset.object_mask(index), limit, **(params or {})):
+        for segment in segment_object(method, dataset.read_image(index), dataset.object_mask(index), **(params or {})):
             results.append({"image_id": image_id, "category_id": 1, "segmentation": mask_io.encode(segment.mask), "score": segment.score})
     return results
 

@@ -47,6 +47,22 @@ def score_predictions(dataset: PartDataset, predictions: list[dict[str, Any]]) -
     return {**evaluate_instances(dataset, predictions), **evaluate_semantic(dataset, predictions)}
 
 
+def keep_top(predictions: list[dict[str, Any]], limits: dict[int, int]) -> list[dict[str, Any]]:
+    """The highest-scoring `limits[image_id]` predictions of each image (all where unlisted).
+
+    For a baseline, whose score is the segment's share of the object, these are its largest
+    segments: the same as rerunning it with `max_segments`, without segmenting twice.
+    """
+    ranked = sorted(predictions, key=lambda p: (p["image_id"], -p["score"]))
+    kept, seen = [], Counter()
+    for prediction in ranked:
+        image_id = prediction["image_id"]
+        if image_id not in limits or seen[image_id] < limits[image_id]:
+            kept.append(prediction)
+            seen[image_id] += 1
+    return kept
+
+
 def best_iou_per_image(dataset: PartDataset, predictions: list[dict[str, Any]]) -> dict[int, float]:
     """Mean over ground-truth parts of the best IoU any prediction reaches: for ranking images."""
     from pycocotools import mask as coco_mask
@@ -167,7 +183,7 @@ def write_report(
             columns[method] = result
             for name, value in score_predictions(dataset, result).items():
                 metrics[f"{key}/{method}/{name}"] = value
-            matched = baselines.predict_baseline(dataset, method, tuned[method], max_segments={i: max(1, c) for i, c in counts.items()})
+            matched = keep_top(result, {i: max(1, c) for i, c in counts.items()})
             for name, value in score_predictions(dataset, matched).items():
                 metrics[f"{key}/{method}@matched/{name}"] = value
         atomic.write_json(out / f"predictions-{key}.json", own, indent=None)
