@@ -28,6 +28,7 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data_open.py
+	$(BIN)/python benchmarks/evaluation_speed.py
 	$(BIN)/python benchmarks/model_speed.py --preset cpu --sizes 256 512
 
 bench-carparts: $(STAMP)

@@ -37,7 +37,7 @@ SOURCE = REPO.parent / "shared" / "data" / "car-parts"
 def evaluate_model(model_dir: Path, dataset: PartDataset, shortest_edge: int) -> dict[str, float]:
     model = load_model(model_dir)
     config = {**resolve("cpu")["predict"], "shortest_edge": shortest_edge}
-    predictions = Predictor(model, config, "cpu").predict_dataset(dataset, progress=False)
+    predictions = Predictor(model, config).predict_dataset(dataset, progress=False)
     return evaluate_instances(dataset, predictions)
 
 
@@ -47,19 +47,23 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=45.0, help="training budget (default: %(default)s)")
     parser.add_argument("--iterations", type=int, default=1400, help="schedule length (default: %(default)s)")
     parser.add_argument("--evaluate-only", action="store_true", help="score an existing model and its checkpoints")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a `cpu` preset key")
+    parser.add_argument("--source", type=Path, default=SOURCE, help="car-parts as distributed (default: %(default)s)")
+    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True, help="also tune and score Felzenszwalb")
     parser.add_argument("--shortest-edge", type=int, nargs="+", default=[256], help="test-time sizes to score")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if not SOURCE.is_dir():
-        log.error("needs %s (see ../shared/data/README.md)", SOURCE)
+    if not args.source.is_dir() and not (Path(args.work) / "data" / "test" / "annotations.json").is_file():
+        log.error("needs %s (see ../shared/data/README.md)", args.source)
         return 1
     work = Path(args.work)
     data = work / "data"
     if not (data / "test" / "annotations.json").is_file():
-        convert("car-parts", SOURCE, data, overwrite=True)
+        convert("car-parts", args.source, data, overwrite=True)
     model_dir = work / "model"
     if not args.evaluate_only:
-        config = resolve("cpu", [f"train.iterations={args.iterations}", f"train.max_minutes={args.minutes}", "train.keep_checkpoints=20"])
+        budget = [f"train.iterations={args.iterations}", f"train.max_minutes={args.minutes}", "train.keep_checkpoints=20"]
+        config = resolve("cpu", [*budget, *args.overrides])
         started = time.perf_counter()
         train_supervised([data / "train"], model_dir, config)
         log.info("trained in %.1f minutes", (time.perf_counter() - started) / 60)
@@ -70,6 +74,8 @@ def main() -> int:
         for edge in args.shortest_edge:
             metrics = evaluate_model(folder, test, edge)
             log.info("%-28s %8.1f %8.1f", f"{folder.name} ({edge})", metrics["AP"], metrics["AP50"])
+    if not args.baseline:
+        return 0
     dev = PartDataset.open(data / "train")
     params, _ = baselines.tune(dev, "felzenszwalb", list(range(40)))
     baseline = evaluate_instances(test, baselines.predict_baseline(test, "felzenszwalb", params, progress=False))

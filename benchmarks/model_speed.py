@@ -78,10 +78,11 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset key")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    config = resolve(args.preset)
+    config = resolve(args.preset, args.overrides)
     log.info(
         "preset %s on %s (%d threads)",
         args.preset,

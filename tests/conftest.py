@@ -42,3 +42,12 @@ def tiny_dataset(tmp_path: Path) -> Path:
             image, parts, obj = square_parts()
             writer.add(image, f"img{index}.png", parts, object_mask=obj, object_mask_source="gt", object_category="box")
     return root
+
+
+@pytest.fixture(scope="session")
+def car_parts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """../shared/data/car-parts converted once per test session: {"train": path, "test": path}."""
+    from openparts.data.adapters import convert
+
+    written = convert("car-parts", shared_source("car-parts"), tmp_path_factory.mktemp("car-parts") / "out")
+    return {path.name: path for path in written}

@@ -81,6 +81,9 @@ def _model_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
+    from openparts.evaluation.instance_ap import BACKENDS, DEFAULT_BACKEND
+    from openparts.objects import METHODS
+
     evaluate = subparsers.add_parser("evaluate", help="score a model or predictions: metrics.json, overlays, report.html")
     source = evaluate.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="model folder: predicts every --data set")
@@ -92,6 +95,51 @@ def _evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--object-mask", choices=("gt", "none"), default="gt", help="object masks given to the model")
     evaluate.add_argument("--post-aware", action="store_true")
     evaluate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a predict.* key")
+    evaluate.add_argument("--coco-backend", choices=BACKENDS, default=DEFAULT_BACKEND, help="COCO AP implementation (default: %(default)s)")
+
+    ablate = subparsers.add_parser("ablate", help="object-awareness ablation (Table 2): none, post, pre, pre+post")
+    ablate.add_argument("--model", action="append", required=True, help="model folder; give a 3- and a 4-channel model to fill every row")
+    ablate.add_argument("--data", required=True, help="dataset with its own (perfect) object masks")
+    ablate.add_argument("--imperfect-data", help="the same dataset with predicted object masks (openparts object-masks)")
+    ablate.add_argument("--out", required=True, help="JSON file for the table")
+    ablate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a predict.* key")
+
+    objects = subparsers.add_parser("object-masks", help="copy a dataset with object masks predicted by a model")
+    objects.add_argument("--data", required=True, help="dataset folder")
+    objects.add_argument("--method", required=True, choices=[m for m in METHODS if m != "gt"])
+    objects.add_argument("--checkpoint", help="mask2former-coco: local folder or hub name")
+    objects.add_argument("--out", required=True, help="dataset folder to write")
+    objects.add_argument("--overwrite", action="store_true")
+
+
+def _run_ablate(args: argparse.Namespace) -> int:
+    from openparts import atomic
+    from openparts.data.dataset import PartDataset
+    from openparts.evaluation.ablation import object_awareness
+    from openparts.evaluation.paper import TABLE2, paper_setting
+    from openparts.model import load_model
+
+    models = [load_model(folder) for folder in args.model]
+    perfect = PartDataset.open(args.data)
+    imperfect = PartDataset.open(args.imperfect_data) if args.imperfect_data else None
+    rows = object_awareness(models, perfect, imperfect, _predict_config(models[0], args.set, False))
+    atomic.write_json(args.out, rows)
+    paper = TABLE2.get(paper_setting(perfect.info) or "", {})
+    sys.stdout.write(f"{'setting':<20} {'AP':>7} {'AP50':>7}   {'paper AP':>8} {'AP50':>7}\n")
+    for name, metrics in rows.items():
+        published = paper.get(name)
+        tail = f"   {published['AP']:8.2f} {published['AP50']:7.2f}" if published else ""
+        sys.stdout.write(f"{name:<20} {metrics['AP']:7.2f} {metrics['AP50']:7.2f}{tail}\n")
+    return 0
+
+
+def _run_object_masks(args: argparse.Namespace) -> int:
+    from openparts.objects import make_masker
+    from openparts.objects.apply import write_with_object_masks
+
+    write_with_object_masks(args.data, args.out, make_masker(args.method, args.checkpoint), args.method, overwrite=args.overwrite)
+    log.info("wrote %s", args.out)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,7 +262,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if not args.dev and args.baselines != "none":
         log.info("no --dev set: baselines skipped (their parameters must not be chosen on test data)")
     dev = PartDataset.open(args.dev) if args.dev else None
-    metrics = write_report(args.out, datasets, predictions, method, methods, dev)
+    metrics = write_report(args.out, datasets, predictions, method, methods, dev, coco_backend=args.coco_backend)
     for key in sorted(metrics):
         if key.endswith(("/AP", "/AP50", "/mIoU")):
             sys.stdout.write(f"{key:<48} {metrics[key]:8.2f}\n")
@@ -238,6 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_predict(args)
         if args.command == "evaluate":
             return _run_evaluate(args)
+        if args.command == "ablate":
+            return _run_ablate(args)
+        if args.command == "object-masks":
+            return _run_object_masks(args)
     except (DataError, InvalidDatasetError, FileExistsError, FileNotFoundError, ValueError) as error:
         log.error("%s", error)
         return 1

@@ -206,6 +206,8 @@ class Trainer:
                     "seconds_per_step": elapsed / window_steps,
                     "images_per_second": window_steps * inputs.shape[0] * distributed.world_size() / elapsed,
                 }
+                if device.type == "cuda":
+                    metrics["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
                 progress.set_postfix(loss=f"{metrics['loss']:.3f}", img_s=f"{metrics['images_per_second']:.2f}")
                 self.history.append({"step": step, **{k: round(v, 6) for k, v in metrics.items()}})
                 self.callback.on_metrics(step, metrics)

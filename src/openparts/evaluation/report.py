@@ -26,10 +26,11 @@ from PIL import Image
 
 from openparts import atomic
 from openparts.data import masks as mask_io
-from openparts.data.dataset import PartDataset
+from openparts.data.dataset import OBJECT_MASK_SOURCES_FROM_DATA, PartDataset
 from openparts.data.inspect import overlay
 from openparts.evaluation import baselines
-from openparts.evaluation.instance_ap import evaluate_instances
+from openparts.evaluation.instance_ap import DEFAULT_BACKEND, evaluate_instances
+from openparts.evaluation.paper import TABLE2, paper_setting, table5_rows
 from openparts.evaluation.semantic import evaluate_semantic
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,25 @@ def dataset_key(root: str | os.PathLike[str]) -> str:
     return f"{path.parent.name}-{path.name}".replace("/", "-")
 
 
-def score_predictions(dataset: PartDataset, predictions: list[dict[str, Any]]) -> dict[str, float]:
-    return {**evaluate_instances(dataset, predictions), **evaluate_semantic(dataset, predictions)}
+def score_predictions(dataset: PartDataset, predictions: list[dict[str, Any]], coco_backend: str = DEFAULT_BACKEND) -> dict[str, float]:
+    return {**evaluate_instances(dataset, predictions, backend=coco_backend), **evaluate_semantic(dataset, predictions)}
+
+
+def mask_quality(dataset: PartDataset) -> str:
+    """ "perfect" when every object mask is the dataset's own, "imperfect" when a model made any."""
+    sources = {str(record.get("object_mask_source")) for record in dataset.images}
+    return "perfect" if sources <= set(OBJECT_MASK_SOURCES_FROM_DATA) else "imperfect"
+
+
+def paper_rows(dataset: PartDataset, method_name: str) -> dict[str, dict[str, float]]:
+    """The paper's rows for the setting of `dataset`: Table 5 (baselines and OPS, oracle
+    metrics) and Table 2 (the pre-aware base model, AP) where the dataset and masks match."""
+    setting = paper_setting(dataset.info)
+    masks = mask_quality(dataset)
+    rows = {f"{name} (Table 5)": values for name, values in table5_rows(setting, masks).items()}
+    if setting in TABLE2 and method_name == "model":
+        rows[f"pre-{masks} base model (Table 2)"] = TABLE2[setting][f"pre-{masks}"]
+    return rows
 
 
 def keep_top(predictions: list[dict[str, Any]], limits: dict[int, int]) -> list[dict[str, Any]]:
@@ -112,7 +130,7 @@ def _png_data_uri(picture: np.ndarray, max_width: int = 1200) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def render_html(metrics: dict[str, float], sections: list[dict[str, Any]], paper_rows: dict[str, dict[str, float]] | None = None) -> str:
+def render_html(metrics: dict[str, float], sections: list[dict[str, Any]]) -> str:
     rows = []
     for section in sections:
         key = section["key"]
@@ -124,9 +142,9 @@ def render_html(metrics: dict[str, float], sections: list[dict[str, Any]], paper
             )
             for method in methods
         )
-        for name, values in (paper_rows or {}).items():
+        for name, values in section.get("paper", {}).items():
             body += (
-                f"<tr class='paper'><td>{html.escape(name)} (paper)</td>"
+                f"<tr class='paper'><td>paper: {html.escape(name)}</td>"
                 + "".join(f"<td>{values[m]:.2f}</td>" if m in values else "<td></td>" for m in TABLE_METRICS)
                 + "</tr>"
             )
@@ -134,7 +152,8 @@ def render_html(metrics: dict[str, float], sections: list[dict[str, Any]], paper
             f"<figure><img src='{uri}'><figcaption>{html.escape(caption)}</figcaption></figure>" for caption, uri in section["pictures"]
         )
         rows.append(
-            f"<h2>{html.escape(key)} ({section['images']} images)</h2><table><tr><th>method</th>{header}</tr>{body}</table>"
+            f"<h2>{html.escape(key)} ({section['images']} images, {section['masks']} object masks)</h2>"
+            f"<table><tr><th>method</th>{header}</tr>{body}</table>"
             f"<p>Panels: ground truth | {' | '.join(html.escape(c) for c in section['columns'])}. "
             f"The last {WORST_IMAGES} are the worst images by mean best IoU.</p>{images}"
         )
@@ -158,6 +177,7 @@ def write_report(
     dev: PartDataset | None = None,
     dev_images: int = 20,
     overlays: int = 6,
+    coco_backend: str = DEFAULT_BACKEND,
 ) -> dict[str, float]:
     """Score predictions and baselines on every dataset, write everything, return metrics."""
     out = Path(out_dir)
@@ -175,16 +195,16 @@ def write_report(
         key = dataset_key(dataset.root)
         own = predictions[key]
         columns = {method_name: own}
-        for name, value in score_predictions(dataset, own).items():
+        for name, value in score_predictions(dataset, own, coco_backend).items():
             metrics[f"{key}/{method_name}/{name}"] = value
         counts = Counter(p["image_id"] for p in own)
         for method in baseline_methods:
             result = baselines.predict_baseline(dataset, method, tuned[method])
             columns[method] = result
-            for name, value in score_predictions(dataset, result).items():
+            for name, value in score_predictions(dataset, result, coco_backend).items():
                 metrics[f"{key}/{method}/{name}"] = value
             matched = keep_top(result, {i: max(1, c) for i, c in counts.items()})
-            for name, value in score_predictions(dataset, matched).items():
+            for name, value in score_predictions(dataset, matched, coco_backend).items():
                 metrics[f"{key}/{method}@matched/{name}"] = value
         atomic.write_json(out / f"predictions-{key}.json", own, indent=None)
         best_baseline = max(baseline_methods, key=lambda m: metrics[f"{key}/{m}/AP"]) if baseline_methods else None
@@ -201,7 +221,16 @@ def write_report(
             if dataset.images[index]["id"] in quality:
                 caption += f", mean best IoU {quality[dataset.images[index]['id']]:.2f}"
             pictures.append((caption, _png_data_uri(panel)))
-        sections.append({"key": key, "images": len(dataset), "columns": list(shown), "pictures": pictures})
+        sections.append(
+            {
+                "key": key,
+                "images": len(dataset),
+                "masks": mask_quality(dataset),
+                "columns": list(shown),
+                "pictures": pictures,
+                "paper": paper_rows(dataset, method_name),
+            }
+        )
     atomic.write_json(out / "metrics.json", dict(sorted(metrics.items())))
     atomic.write_text(out / "report.html", render_html(metrics, sections))
     atomic.write_json(out / "baseline_parameters.json", {m: tuned[m] for m in baseline_methods})

@@ -1,20 +1,10 @@
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from openparts.data.adapters import convert
 from openparts.data.dataset import PartDataset
 from openparts.data.object_masks import count_holes
 from openparts.data.validate import validate
-from tests.conftest import shared_source
-
-
-@pytest.fixture(scope="module")
-def car_parts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    source = shared_source("car-parts")
-    written = convert("car-parts", source, tmp_path_factory.mktemp("car-parts") / "out")
-    return {path.name: path for path in written}
 
 
 def test_splits_have_400_train_and_100_test_images(car_parts: dict[str, Path]) -> None:

@@ -1,0 +1,7 @@
+"""`python -m openparts`: the CLI without an installed entry point (containers, PYTHONPATH=src)."""
+
+import sys
+
+from openparts.cli import main
+
+sys.exit(main())

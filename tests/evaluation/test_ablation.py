@@ -1,0 +1,81 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from openparts.cli import main
+from openparts.config import resolve
+from openparts.data.dataset import PartDataset
+from openparts.evaluation.ablation import object_awareness
+from openparts.model import build_model
+from openparts.model.checkpoint import save_model
+from openparts.objects.apply import write_with_object_masks
+from tests.objects.test_apply import left_half
+
+
+def tiny_model(channels: int):
+    torch.manual_seed(0)
+    config = resolve("tiny", [f"model.object_mask_channel={'true' if channels == 4 else 'false'}"])
+    return build_model(config["model"]), config
+
+
+@pytest.fixture
+def imperfect(tiny_dataset: Path, tmp_path: Path) -> Path:
+    return write_with_object_masks(tiny_dataset, tmp_path / "imperfect", left_half, "halves", progress=False)
+
+
+def test_each_model_fills_the_rows_of_its_kind(tiny_dataset: Path, imperfect: Path) -> None:
+    perfect = PartDataset.open(tiny_dataset)
+    predict = resolve("tiny")["predict"]
+    four, _ = tiny_model(4)
+    three, _ = tiny_model(3)
+    assert list(object_awareness([four], perfect, PartDataset.open(imperfect), predict, "cpu")) == [
+        "pre-imperfect",
+        "pre+post-imperfect",
+        "pre-perfect",
+        "pre+post-perfect",
+    ]
+    rows = object_awareness([three, four], perfect, None, predict, "cpu")
+    assert list(rows) == ["none", "post-perfect", "pre-perfect", "pre+post-perfect"]
+    assert all(0.0 <= row["AP"] <= 100.0 for row in rows.values())
+
+
+def test_post_aware_filtering_removes_parts_outside_the_mask(tiny_dataset: Path, imperfect: Path) -> None:
+    """With the left-half masks as 'imperfect', post filtering can only lose the right part's pixels."""
+    three, _ = tiny_model(3)
+    predict = {**resolve("tiny")["predict"], "post_aware_min_kept_fraction": 0.0, "post_aware_min_area": 0}
+    rows = object_awareness([three], PartDataset.open(tiny_dataset), PartDataset.open(imperfect), predict, "cpu")
+    assert rows["post-imperfect"]["AR100"] <= rows["none"]["AR100"]
+
+
+def test_a_copy_with_other_images_is_rejected(tiny_dataset: Path, tmp_path: Path) -> None:
+    from openparts.data.dataset import DatasetWriter
+    from tests.conftest import square_parts
+
+    with DatasetWriter(tmp_path / "other", source="test") as writer:
+        image, parts, obj = square_parts(40, 64)
+        writer.add(image, "x.png", parts, object_mask=obj, object_mask_source="gt")
+    four, _ = tiny_model(4)
+    with pytest.raises(ValueError, match="is not .* with other object masks"):
+        object_awareness([four], PartDataset.open(tiny_dataset), PartDataset.open(tmp_path / "other"), resolve("tiny")["predict"])
+
+
+def test_ablate_command_writes_the_table(tiny_dataset: Path, imperfect: Path, tmp_path: Path, capsys) -> None:
+    model, config = tiny_model(4)
+    save_model(model, tmp_path / "model", {"config": config})
+    out = tmp_path / "table2.json"
+    args = [
+        "ablate",
+        "--model",
+        str(tmp_path / "model"),
+        "--data",
+        str(tiny_dataset),
+        "--imperfect-data",
+        str(imperfect),
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    assert set(json.loads(out.read_text())) == {"pre-imperfect", "pre+post-imperfect", "pre-perfect", "pre+post-perfect"}
+    assert "pre+post-perfect" in capsys.readouterr().out
