@@ -1,0 +1,145 @@
+"""K-means on per-pixel features, batched over images, in torch: the pseudo parts of Sec. 3.3.
+
+Each image contributes the L2-normalised mask features of the pixels inside its object mask.
+Images have different pixel counts, so a batch is padded to the largest and a validity mask
+keeps padding out of every sum. The algorithm is scikit-learn's (the reference the tests
+compare against): greedy k-means++ seeding with 2 + floor(ln K) candidates per centre, then
+Lloyd iterations until no label changes or the squared centre shift falls below `tol` times
+the mean per-feature variance of the image's points, at most `max_iter` times. An empty cluster keeps its previous
+centre (with L2-normalised features and k-means++ seeding this is rare; it is counted in the
+result). Runs unchanged on CPU and CUDA; seeded through a torch.Generator.
+
+K per image: min(K, number of object pixels); an image with no object pixel gets no clusters.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class KMeansResult:
+    labels: torch.Tensor  # [B, N] long, -1 on padding
+    centers: torch.Tensor  # [B, K, D]
+    inertia: torch.Tensor  # [B] sum of squared distances to the assigned centre
+    iterations: int
+    clusters: torch.Tensor  # [B] clusters used per image: min(K, valid points)
+
+
+CPU_CHUNK = 8
+
+
+def kmeans(
+    points: torch.Tensor,
+    k: int,
+    valid: torch.Tensor | None = None,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    generator: torch.Generator | None = None,
+    chunk: int | None = None,
+) -> KMeansResult:
+    """Cluster each image's points: `points` [B, N, D], `valid` [B, N] bool (default: all valid).
+
+    Images are clustered `chunk` at a time (default: all on CUDA, 8 on CPU, where a chunk's
+    points then stay in cache across iterations; each chunk also stops as soon as it converges).
+    """
+    if points.ndim != 3:
+        raise ValueError(f"points must be [images, pixels, features], got shape {tuple(points.shape)}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    batch, count, _ = points.shape
+    valid = torch.ones(batch, count, dtype=torch.bool, device=points.device) if valid is None else valid.to(points.device)
+    chunk = chunk or (batch if points.is_cuda else CPU_CHUNK)
+    parts = [
+        _kmeans_chunk(points[start : start + chunk], k, valid[start : start + chunk], max_iter, tol, generator)
+        for start in range(0, batch, chunk)
+    ]
+    return KMeansResult(
+        labels=torch.cat([p.labels for p in parts]),
+        centers=torch.cat([p.centers for p in parts]),
+        inertia=torch.cat([p.inertia for p in parts]),
+        iterations=max(p.iterations for p in parts),
+        clusters=torch.cat([p.clusters for p in parts]),
+    )
+
+
+def _kmeans_chunk(points: torch.Tensor, k: int, valid: torch.Tensor, max_iter: int, tol: float, generator) -> KMeansResult:
+    weights = valid.float()
+    points = points.float() * weights[..., None]  # padding becomes zero: it adds nothing to a cluster sum
+    clusters = valid.sum(1).clamp(max=k)
+    norms = (points * points).sum(-1)
+    centers = _kmeans_plus_plus(points, norms, weights, k, generator)
+    # a cluster index beyond an image's budget (too few pixels) is never chosen
+    usable = torch.arange(k, device=points.device)[None, :] < clusters[:, None]
+    mean = (points * weights[..., None]).sum(1) / weights.sum(1).clamp(min=1)[:, None]
+    variance = (((points - mean[:, None]) ** 2) * weights[..., None]).sum(1) / weights.sum(1).clamp(min=1)[:, None]
+    threshold = tol * variance.mean(-1)
+    iterations = 0
+    active = torch.arange(points.shape[0], device=points.device)  # images still moving
+    previous = None
+    view_points = points
+    for iterations in range(1, max_iter + 1):
+        if iterations == 1 or len(active) < len(view_points):
+            view_points, view_norms, view_weights, view_usable = points[active], norms[active], weights[active], usable[active]
+        view_centers = centers[active]
+        labels = _assign(view_points, view_norms, view_centers, view_usable)
+        one_hot = torch.nn.functional.one_hot(labels, k).float()
+        sums = torch.bmm(one_hot.transpose(1, 2), view_points)  # padding points are zero
+        sizes = (one_hot * view_weights[..., None]).sum(1)
+        updated = torch.where(sizes[..., None] > 0, sums / sizes.clamp(min=1)[..., None], view_centers)
+        shift = ((updated - view_centers) ** 2).sum((1, 2))
+        centers[active] = updated
+        # converged: no label changed since the last pass (the centres just recomputed are the
+        # same), or the centres moved less than the tolerance
+        unchanged = (labels == previous).all(1) if previous is not None else torch.zeros_like(shift, dtype=torch.bool)
+        moving = ~(unchanged | (shift <= threshold[active]))
+        if not bool(moving.any()):
+            break
+        active, previous = active[moving], labels[moving]
+    labels = _assign(points, norms, centers, usable)
+    distances = _squared_distances(points, norms, centers).gather(2, labels[..., None])[..., 0].clamp(min=0)
+    inertia = (distances * weights).sum(1)
+    labels = torch.where(valid, labels, torch.full_like(labels, -1))
+    return KMeansResult(labels, centers, inertia, iterations, clusters)
+
+
+def _squared_distances(points: torch.Tensor, norms: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """[B, N, K] via |x|^2 - 2 x.c + |c|^2: one batched matrix product, no [B, N, K, D] tensor."""
+    center_norms = (centers * centers).sum(-1)
+    return norms[..., None] - 2 * torch.bmm(points, centers.transpose(1, 2)) + center_norms[:, None, :]
+
+
+def _assign(points: torch.Tensor, norms: torch.Tensor, centers: torch.Tensor, usable: torch.Tensor) -> torch.Tensor:
+    distances = _squared_distances(points, norms, centers)
+    return distances.masked_fill(~usable[:, None, :], float("inf")).argmin(-1)
+
+
+def _kmeans_plus_plus(points: torch.Tensor, norms: torch.Tensor, weights: torch.Tensor, k: int, generator) -> torch.Tensor:
+    """Greedy k-means++ (Arthur & Vassilvitskii; scikit-learn's variant), all images at once."""
+    batch, _, dims = points.shape
+    trials = 2 + int(math.log(k))
+    rows = torch.arange(batch, device=points.device)
+    centers = torch.zeros(batch, k, dims, device=points.device)
+    has_points = weights.sum(1) > 0
+    uniform = torch.where(has_points[:, None], weights, torch.ones_like(weights))
+    first = torch.multinomial(uniform, 1, generator=generator)[:, 0]
+    centers[:, 0] = points[rows, first]
+    closest = _to_one(points, norms, centers[:, 0]) * weights
+    for index in range(1, k):
+        potential = closest.sum(1, keepdim=True)
+        probabilities = torch.where(potential > 0, closest / potential.clamp(min=1e-12), uniform)
+        candidates = torch.multinomial(probabilities, trials, replacement=True, generator=generator)  # [B, T]
+        candidate_points = points[rows[:, None], candidates]  # [B, T, D]
+        distances = _squared_distances(points, norms, candidate_points).clamp(min=0)  # [B, N, T]
+        updated = torch.minimum(closest[..., None], distances * weights[..., None])  # [B, N, T]
+        best = updated.sum(1).argmin(-1)  # [B]
+        centers[:, index] = candidate_points[rows, best]
+        closest = updated[rows, :, best]
+    return centers
+
+
+def _to_one(points: torch.Tensor, norms: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+    return (norms - 2 * torch.einsum("bnd,bd->bn", points, center) + (center * center).sum(-1)[:, None]).clamp(min=0)
