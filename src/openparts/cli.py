@@ -68,6 +68,31 @@ def _model_parsers(subparsers: argparse._SubParsersAction) -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a configuration key, e.g. train.iterations=500"
     )
 
+    labels = subparsers.add_parser("pseudo-labels", help="self-training labels: the model's parts scoring above a threshold")
+    labels.add_argument("--model", required=True, help="model folder (the base model)")
+    labels.add_argument("--data", required=True, help="unlabeled dataset (images + object masks)")
+    labels.add_argument("--out", required=True, help="dataset folder to write")
+    labels.add_argument("--score", type=float, help="keep parts scoring above this (default: the preset's finetune.pseudo_label_score)")
+    labels.add_argument("--overwrite", action="store_true")
+
+    clusters = subparsers.add_parser("cluster-features", help="pseudo parts: K-means on the model's features inside each object")
+    clusters.add_argument("--model", required=True, help="model folder (the base model)")
+    clusters.add_argument("--data", required=True, help="unlabeled dataset (images + object masks)")
+    clusters.add_argument("--out", required=True, help="pseudo-parts folder to write")
+    clusters.add_argument("--k", type=int, help="clusters per object (default: the preset's finetune.k)")
+    clusters.add_argument("--seed", type=int, default=0)
+    clusters.add_argument("--overwrite", action="store_true")
+
+    tune = subparsers.add_parser("finetune", help="adapt a base model with unlabeled data (SS, ST or both)")
+    tune.add_argument("--model", required=True, help="base model folder")
+    tune.add_argument("--out", required=True, help="fine-tuned model folder to write")
+    tune.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    tune.add_argument("--labeled", action="append", default=[], help="labeled dataset (repeat for several)")
+    tune.add_argument("--pseudo-labeled", help="pseudo-labeled dataset (openparts pseudo-labels); needed for st modes")
+    tune.add_argument("--unlabeled", help="the unlabeled dataset itself; needed for ss modes and for rounds > 1")
+    tune.add_argument("--pseudo-parts", help="pseudo parts (openparts cluster-features); needed for offline clustering")
+    tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="e.g. finetune.mode=ss or finetune.rounds=2")
+
     predict = subparsers.add_parser("predict", help="predict parts for a dataset, or for one image and its object mask")
     predict.add_argument("--model", required=True, help="model folder")
     source = predict.add_mutually_exclusive_group(required=True)
@@ -200,6 +225,45 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preset_of(model) -> dict:
+    from openparts.config import preset
+
+    return preset(model.description.get("config", {}).get("preset", "cpu"))
+
+
+def _run_pseudo_labels(args: argparse.Namespace) -> int:
+    from openparts.engine.unlabeled import generate_pseudo_labels
+    from openparts.model import load_model
+
+    model = load_model(args.model)
+    score = args.score if args.score is not None else _preset_of(model)["finetune"]["pseudo_label_score"]
+    generate_pseudo_labels(model, args.data, args.out, _predict_config(model, [], False), score, overwrite=args.overwrite)
+    return 0
+
+
+def _run_cluster_features(args: argparse.Namespace) -> int:
+    from openparts.engine.unlabeled import cluster_features
+    from openparts.model import load_model
+
+    model = load_model(args.model)
+    k = args.k if args.k is not None else _preset_of(model)["finetune"]["k"]
+    cluster_features(model, args.data, args.out, _predict_config(model, [], False), k, args.seed, overwrite=args.overwrite)
+    log.info("wrote %s", args.out)
+    return 0
+
+
+def _run_finetune(args: argparse.Namespace) -> int:
+    from openparts.config import resolve
+    from openparts.engine.finetune import self_training_rounds
+
+    config = resolve(args.preset, args.set)
+    if not args.labeled and not args.pseudo_labeled:
+        raise ValueError("give --labeled and/or --pseudo-labeled data for the supervised loss")
+    result = self_training_rounds(args.model, args.out, config, args.labeled, args.unlabeled, args.pseudo_labeled, args.pseudo_parts)
+    log.info("fine-tuned model written to %s (%d steps, %.0f s)", result.model_dir, result.steps, result.seconds)
+    return 0
+
+
 def _run_predict(args: argparse.Namespace) -> int:
     from openparts import atomic
     from openparts.data.dataset import PartDataset
@@ -286,6 +350,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_predict(args)
         if args.command == "evaluate":
             return _run_evaluate(args)
+        if args.command == "pseudo-labels":
+            return _run_pseudo_labels(args)
+        if args.command == "cluster-features":
+            return _run_cluster_features(args)
+        if args.command == "finetune":
+            return _run_finetune(args)
         if args.command == "ablate":
             return _run_ablate(args)
         if args.command == "object-masks":

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch.nn import functional
 
 
 @dataclass
@@ -143,3 +144,32 @@ def _kmeans_plus_plus(points: torch.Tensor, norms: torch.Tensor, weights: torch.
 
 def _to_one(points: torch.Tensor, norms: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
     return (norms - 2 * torch.einsum("bnd,bd->bn", points, center) + (center * center).sum(-1)[:, None]).clamp(min=0)
+
+
+def pseudo_part_labels(
+    mask_features: torch.Tensor, object_masks: torch.Tensor, k: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Pseudo parts for a batch: K-means on the L2-normalised features inside each object.
+
+    mask_features [B, D, h, w] (the pixel decoder's output); object_masks [B, H, W] at the
+    input resolution (any multiple of h, w), reduced to the feature grid by area (a feature
+    cell belongs to the object when at least half of its pixels do). Returns int64 [B, h, w]:
+    -1 outside the object, 0..K-1 inside. Computed without gradients: the assignment is a
+    target; the losses recompute centroids from the differentiable features.
+    """
+    with torch.no_grad():
+        batch, dims, height, width = mask_features.shape
+        inside = functional.adaptive_avg_pool2d(object_masks[:, None].float(), (height, width))[:, 0] >= 0.5
+        features = functional.normalize(mask_features.detach().float(), dim=1).flatten(2).transpose(1, 2)  # [B, h*w, D]
+        valid = inside.flatten(1)
+        count = int(valid.sum(1).max()) if batch else 0
+        labels = torch.full((batch, height * width), -1, dtype=torch.long, device=mask_features.device)
+        if count == 0:
+            return labels.view(batch, height, width)
+        # gather each image's object pixels to the front, so K-means sees [B, max pixels, D]
+        order = torch.argsort((~valid).to(torch.int8), dim=1, stable=True)[:, :count]
+        points = features.gather(1, order[..., None].expand(-1, -1, dims))
+        point_valid = valid.gather(1, order)
+        result = kmeans(points, k, point_valid, generator=generator)
+        labels.scatter_(1, order, torch.where(point_valid, result.labels, torch.full_like(result.labels, -1)))
+        return labels.view(batch, height, width)

@@ -12,6 +12,7 @@ from torchvision import tv_tensors
 
 from openparts.data.dataset import PartDataset
 from openparts.data.errors import DataError
+from openparts.data.pseudo_parts import PseudoParts
 
 
 class PartSegmentationDataset(Dataset):
@@ -24,7 +25,9 @@ class PartSegmentationDataset(Dataset):
     target: ``masks`` bool [N, H, W] (part instances left non-empty by the transform),
     ``labels`` int64 [N] (0 for every part when `class_agnostic`; otherwise the index of the
     part's class in the dataset's `part_classes`), ``object_mask`` bool [H, W],
-    ``image_id`` and ``original_size`` (H, W before transforms, for predictions).
+    ``image_id`` and ``original_size`` (H, W before transforms, for predictions); with
+    `pseudo_parts` also ``pseudo_parts`` int64 [H, W] (-1 ignored, 0..K-1 clusters), transformed
+    with the image (nearest neighbour, as every mask).
     """
 
     def __init__(
@@ -33,8 +36,10 @@ class PartSegmentationDataset(Dataset):
         transforms: Any = None,
         object_mask_channel: bool = True,
         class_agnostic: bool = True,
+        pseudo_parts: str | os.PathLike[str] | None = None,
     ) -> None:
         self.dataset = dataset if isinstance(dataset, PartDataset) else PartDataset.open(dataset)
+        self.pseudo_parts = None if pseudo_parts is None else PseudoParts(pseudo_parts, self.dataset)
         self.transforms = transforms
         self.object_mask_channel = object_mask_channel
         self.class_agnostic = class_agnostic
@@ -60,6 +65,9 @@ class PartSegmentationDataset(Dataset):
             "object_mask": tv_tensors.Mask(torch.from_numpy(object_mask)[None].to(torch.uint8)),
             "part_masks": tv_tensors.Mask(torch.from_numpy(sample.part_masks).to(torch.uint8)),
         }
+        if self.pseudo_parts is not None:  # stored +1 so that padding (0) reads as ignored
+            labels_map = self.pseudo_parts.labels(sample.image_id) + 1
+            masks["pseudo_parts"] = tv_tensors.Mask(torch.from_numpy(labels_map.astype(np.uint8))[None])
         if self.transforms is not None:
             image, masks = self.transforms(image, masks)
         part_masks = masks["part_masks"].bool()
@@ -78,6 +86,8 @@ class PartSegmentationDataset(Dataset):
             "image_id": sample.image_id,
             "original_size": (height, width),
         }
+        if self.pseudo_parts is not None:
+            target["pseudo_parts"] = masks["pseudo_parts"].as_subclass(torch.Tensor)[0].long() - 1
         return inputs, target
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from openparts.data.torch_dataset import collate
+from openparts.data.torch_dataset import collate as collate_samples
 
 
 class StepSampler(Sampler[tuple[int, int]]):
@@ -62,7 +62,14 @@ class SeededSamples(Dataset):
 
 
 def training_loader(
-    dataset: Dataset, batch_size: int, seed: int, start_step: int, num_workers: int, rank: int = 0, world_size: int = 1
+    dataset: Dataset,
+    batch_size: int,
+    seed: int,
+    start_step: int,
+    num_workers: int,
+    rank: int = 0,
+    world_size: int = 1,
+    collate: Any = None,
 ) -> DataLoader:
     sampler = StepSampler(len(dataset), batch_size, seed, start_step, rank, world_size)
     return DataLoader(
@@ -70,9 +77,36 @@ def training_loader(
         batch_size=batch_size,
         sampler=sampler,
         num_workers=num_workers,
-        collate_fn=collate,
+        collate_fn=collate or collate_samples,
         persistent_workers=num_workers > 0,
         # the loader draws a base seed when iterated; from its own generator, not the global RNG
         # that the restored training state (and the loss's point sampling) depends on
         generator=torch.Generator().manual_seed(seed),
     )
+
+
+class PairedSamples(Dataset):
+    """Items that pair a supervised sample with a pseudo-part sample: batches mixed evenly.
+
+    Item i holds supervised[i mod S] and pseudo[(i * 7919) mod P] (a fixed stride coprime
+    with most sizes, so the pairing is not the same in both lists' order); the length is the
+    longer list's, so an epoch shows every sample of both at least once.
+    """
+
+    def __init__(self, supervised: Dataset, pseudo: Dataset) -> None:
+        if len(supervised) == 0 or len(pseudo) == 0:
+            raise ValueError("joint fine-tuning needs supervised samples and pseudo-part samples; one of them is empty")
+        self.supervised, self.pseudo = supervised, pseudo
+
+    def __len__(self) -> int:
+        return max(len(self.supervised), len(self.pseudo))
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        return self.supervised[index % len(self.supervised)], self.pseudo[(index * 7919) % len(self.pseudo)]
+
+
+def collate_pairs(batch: list[tuple[Any, Any]]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    """Supervised samples first, pseudo-part samples after: one input tensor, one target list."""
+    supervised, pseudo = zip(*batch, strict=True)
+    inputs, targets = collate_samples(list(supervised) + list(pseudo))
+    return inputs, targets

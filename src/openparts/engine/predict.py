@@ -50,7 +50,7 @@ def resized_shape(height: int, width: int, shortest_edge: int, max_size: int | N
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def _inputs(image: np.ndarray, object_mask: np.ndarray | None, with_object: bool, size: tuple[int, int]) -> torch.Tensor:
+def model_input(image: np.ndarray, object_mask: np.ndarray | None, with_object: bool, size: tuple[int, int]) -> torch.Tensor:
     tensor = torch.from_numpy(image).permute(2, 0, 1).float().div(255.0)
     if with_object:
         channel = torch.zeros(image.shape[:2]) if object_mask is None else torch.from_numpy(object_mask.astype(np.float32))
@@ -110,7 +110,9 @@ class Predictor:
     @torch.inference_mode()
     def predict_batch(self, images: list[np.ndarray], object_masks: list[np.ndarray | None]) -> list[list[PartPrediction]]:
         shapes = [resized_shape(*image.shape[:2], self.config["shortest_edge"], self.config["max_size"]) for image in images]
-        tensors = [_inputs(image, mask, self.with_object, shape) for image, mask, shape in zip(images, object_masks, shapes, strict=True)]
+        tensors = [
+            model_input(image, mask, self.with_object, shape) for image, mask, shape in zip(images, object_masks, shapes, strict=True)
+        ]
         height = max(t.shape[1] for t in tensors)
         width = max(t.shape[2] for t in tensors)
         batch = torch.stack([functional.pad(t, (0, width - t.shape[2], 0, height - t.shape[1])) for t in tensors])
@@ -150,7 +152,7 @@ class Predictor:
         """COCO results (RLE masks) for every image of `dataset`."""
         class_names = getattr(self.model, "description", {}).get("part_classes")
         results: list[dict[str, Any]] = []
-        for indices in tqdm(list(_chunks(len(dataset), self.config["batch_size"])), desc="predict", unit="batch", disable=not progress):
+        for indices in tqdm(list(chunks(len(dataset), self.config["batch_size"])), desc="predict", unit="batch", disable=not progress):
             images = [dataset.read_image(i) for i in indices]
             objects = [dataset.object_mask(i) if use_object_masks else None for i in indices]
             for index, parts in zip(indices, self.predict_batch(images, objects), strict=True):
@@ -163,6 +165,6 @@ class Predictor:
         return results
 
 
-def _chunks(count: int, size: int) -> Iterator[list[int]]:
+def chunks(count: int, size: int) -> Iterator[list[int]]:
     for start in range(0, count, size):
         yield list(range(start, min(count, start + size)))

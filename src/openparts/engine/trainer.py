@@ -119,7 +119,17 @@ class Trainer:
         out_dir: str | os.PathLike[str],
         callback: TrainingCallback | None = None,
         description: dict[str, Any] | None = None,
+        objective: nn.Module | None = None,
+        collate: Any = None,
+        samples_per_item: int = 1,
     ) -> None:
+        """`objective` (a module holding `model`) replaces the model's own loss, e.g. the joint
+        fine-tuning loss; `collate` and `samples_per_item` describe datasets whose items hold
+        several samples (a supervised and a pseudo-part one), so that a batch still has
+        `train.batch_size` images."""
+        self.objective = objective
+        self.collate = collate
+        self.samples_per_item = samples_per_item
         self.model = model
         self.dataset = dataset
         self.config = config
@@ -141,9 +151,9 @@ class Trainer:
         found = latest_checkpoint(self.out_dir)
         if found is not None:
             start_step = resumed_from = self._resume(found[1], optimizer, scheduler)
-        engine = model
+        engine = self.objective.to(device) if self.objective is not None else model
         if distributed.world_size() > 1:
-            engine = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+            engine = nn.parallel.DistributedDataParallel(engine, device_ids=[device.index] if device.type == "cuda" else None)
         self.callback.on_train_start(self.config)
         started = time.perf_counter()
         try:
@@ -165,8 +175,17 @@ class Trainer:
     def _loop(self, engine, model, optimizer, scheduler, start_step: int, device: torch.device, started: float) -> int:
         cfg = self.train_config
         iterations = cfg["iterations"]
+        if cfg["batch_size"] % self.samples_per_item:
+            raise ValueError(f"train.batch_size {cfg['batch_size']} must be a multiple of {self.samples_per_item} (samples per item)")
         loader = training_loader(
-            self.dataset, cfg["batch_size"], cfg["seed"], start_step, cfg["num_workers"], distributed.rank(), distributed.world_size()
+            self.dataset,
+            cfg["batch_size"] // self.samples_per_item,
+            cfg["seed"],
+            start_step,
+            cfg["num_workers"],
+            distributed.rank(),
+            distributed.world_size(),
+            collate=self.collate,
         )
         use_amp = cfg["mixed_precision"] and device.type == "cuda"
         model.train()
