@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint run bench bench-carparts clean
+.PHONY: setup test lint run bench bench-carparts bench-table5 clean
 
 setup: $(STAMP)
 
@@ -29,10 +29,14 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data_open.py
 	$(BIN)/python benchmarks/evaluation_speed.py
+	$(BIN)/python benchmarks/kmeans_speed.py
 	$(BIN)/python benchmarks/model_speed.py --preset cpu --sizes 256 512
 
 bench-carparts: $(STAMP)
 	$(BIN)/python benchmarks/carparts_quality.py --work outputs/carparts --minutes 45
+
+bench-table5: $(STAMP)
+	$(BIN)/python benchmarks/table5.py --model outputs/carparts/model --work outputs/table5
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

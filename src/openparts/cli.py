@@ -50,6 +50,14 @@ def _data_parser(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("root")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    subset = commands.add_parser("subset", help="copy images [start, stop) of a dataset, e.g. to split it")
+    subset.add_argument("source")
+    subset.add_argument("destination")
+    subset.add_argument("--start", type=int, default=0)
+    subset.add_argument("--stop", type=int, help="one past the last image (default: the end)")
+    subset.add_argument("--unlabeled", action="store_true", help="drop the parts: the unlabeled view of these images")
+    subset.add_argument("--overwrite", action="store_true")
+
     show = commands.add_parser("show", help="write overlay PNGs of parts and object outline")
     show.add_argument("root")
     show.add_argument("--out", required=True, help="folder for the PNGs")
@@ -208,6 +216,13 @@ def _run_data(args: argparse.Namespace) -> int:
 
         details = dataset_info(args.root)
         sys.stdout.write((json.dumps(details, indent=2) if args.json else format_info(details)) + "\n")
+    elif args.data_command == "subset":
+        from openparts.data.dataset import PartDataset
+        from openparts.data.subset import write_subset
+
+        stop = args.stop if args.stop is not None else len(PartDataset.open(args.source))
+        labeled = False if args.unlabeled else None
+        log.info("wrote %s", write_subset(args.source, args.destination, range(args.start, stop), labeled, args.overwrite))
     elif args.data_command == "show":
         from openparts.data.inspect import show
 

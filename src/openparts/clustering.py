@@ -69,40 +69,48 @@ def kmeans(
 
 def _kmeans_chunk(points: torch.Tensor, k: int, valid: torch.Tensor, max_iter: int, tol: float, generator) -> KMeansResult:
     weights = valid.float()
-    points = points.float() * weights[..., None]  # padding becomes zero: it adds nothing to a cluster sum
+    points = points.float()
+    if not bool(valid.all()):
+        points = points * weights[..., None]  # padding becomes zero: it adds nothing to a cluster sum
     clusters = valid.sum(1).clamp(max=k)
-    norms = (points * points).sum(-1)
+    norms = torch.einsum("bnd,bnd->bn", points, points)
     centers = _kmeans_plus_plus(points, norms, weights, k, generator)
     # a cluster index beyond an image's budget (too few pixels) is never chosen
     usable = torch.arange(k, device=points.device)[None, :] < clusters[:, None]
-    mean = (points * weights[..., None]).sum(1) / weights.sum(1).clamp(min=1)[:, None]
-    variance = (((points - mean[:, None]) ** 2) * weights[..., None]).sum(1) / weights.sum(1).clamp(min=1)[:, None]
-    threshold = tol * variance.mean(-1)
+    # mean per-feature variance = (E|x|^2 - |E x|^2) / D, without a [B, N, D] temporary
+    counts = weights.sum(1).clamp(min=1)
+    mean = torch.einsum("bn,bnd->bd", weights, points) / counts[:, None]
+    variance = ((norms * weights).sum(1) / counts - (mean * mean).sum(-1)).clamp(min=0) / points.shape[-1]
+    threshold = tol * variance
     iterations = 0
-    active = torch.arange(points.shape[0], device=points.device)  # images still moving
+    view_ids = torch.arange(points.shape[0], device=points.device)  # the images the tensors below hold
+    view_points, view_norms, view_weights, view_usable = points, norms, weights, usable
+    moving = torch.ones(points.shape[0], dtype=torch.bool, device=points.device)
     previous = None
-    view_points = points
-    for iterations in range(1, max_iter + 1):
-        if iterations == 1 or len(active) < len(view_points):
-            view_points, view_norms, view_weights, view_usable = points[active], norms[active], weights[active], usable[active]
-        view_centers = centers[active]
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - reported in the result
+        if int(moving.sum()) <= len(view_ids) // 2:  # drop converged images once that halves the work
+            view_ids, previous = view_ids[moving], previous[moving]
+            view_points, view_norms, view_weights, view_usable = points[view_ids], norms[view_ids], weights[view_ids], usable[view_ids]
+            moving = moving[moving]
+        view_centers = centers[view_ids]
         labels = _assign(view_points, view_norms, view_centers, view_usable)
         one_hot = torch.nn.functional.one_hot(labels, k).float()
         sums = torch.bmm(one_hot.transpose(1, 2), view_points)  # padding points are zero
         sizes = (one_hot * view_weights[..., None]).sum(1)
         updated = torch.where(sizes[..., None] > 0, sums / sizes.clamp(min=1)[..., None], view_centers)
+        updated = torch.where(moving[:, None, None], updated, view_centers)  # converged images stay put
         shift = ((updated - view_centers) ** 2).sum((1, 2))
-        centers[active] = updated
-        # converged: no label changed since the last pass (the centres just recomputed are the
+        centers[view_ids] = updated
+        # converged: no label changed since the last pass (so the centres just recomputed are the
         # same), or the centres moved less than the tolerance
-        unchanged = (labels == previous).all(1) if previous is not None else torch.zeros_like(shift, dtype=torch.bool)
-        moving = ~(unchanged | (shift <= threshold[active]))
+        unchanged = (labels == previous).all(1) if previous is not None else torch.zeros_like(moving)
+        moving = moving & ~(unchanged | (shift <= threshold[view_ids]))
         if not bool(moving.any()):
             break
-        active, previous = active[moving], labels[moving]
-    labels = _assign(points, norms, centers, usable)
-    distances = _squared_distances(points, norms, centers).gather(2, labels[..., None])[..., 0].clamp(min=0)
-    inertia = (distances * weights).sum(1)
+        previous = labels
+    distances = _squared_distances(points, norms, centers).masked_fill(~usable[:, None, :], float("inf"))
+    nearest, labels = distances.min(-1)
+    inertia = (torch.where(torch.isinf(nearest), 0.0, nearest.clamp(min=0)) * weights).sum(1)  # no cluster: nothing to add
     labels = torch.where(valid, labels, torch.full_like(labels, -1))
     return KMeansResult(labels, centers, inertia, iterations, clusters)
 

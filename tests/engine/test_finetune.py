@@ -142,3 +142,16 @@ def test_two_process_ddp_fine_tuning(adaptation: dict[str, Path], tmp_path: Path
     result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert changed(adaptation["model"], tmp_path / "m0")
+
+
+def test_a_class_aware_head_rejects_classes_it_does_not_have(base: dict[str, Path], tmp_path: Path) -> None:
+    from openparts.engine.supervised import train_supervised
+
+    aware = tmp_path / "aware"
+    train_supervised([base["labeled"]], aware, resolve("tiny", ["train.iterations=1", "model.class_agnostic=false"]))
+    other = tmp_path / "other"
+    from openparts.data import synth
+
+    synth.generate(other, count=2, split="unseen", seed=3, size=64)
+    with pytest.raises(ValueError, match="are not among the class-aware model's"):
+        finetune(aware, tmp_path / "m", tiny("finetune.mode=st"), [base["labeled"]], [other])

@@ -75,6 +75,7 @@ def finetune(
     model_config = model.model_config
     training_config = {**tuned, "model": model_config}
     class_names = model.description.get("part_classes", ["part"])
+    _check_classes(model, class_names, supervised_dirs)
     supervised = training_datasets(supervised_dirs, training_config, class_names)
     description = {**model.description, "finetuned_from": str(Path(base_model)), "finetune": section}
     if "ss" not in mode:
@@ -102,6 +103,20 @@ def finetune(
         samples_per_item=2,
     )
     return trainer.train()
+
+
+def _check_classes(model, class_names: list[str], data_dirs: Sequence[str | os.PathLike[str]]) -> None:
+    """A class-aware head can only learn the classes it was built with."""
+    from openparts.data.dataset import PartDataset
+
+    if model.num_classes != len(class_names):
+        raise ValueError(f"the model's head has {model.num_classes} classes but its description lists {len(class_names)}")
+    if model.num_classes == 1:
+        return
+    for data_dir in data_dirs:
+        unknown = sorted(set(PartDataset.open(data_dir).part_classes) - set(class_names))
+        if unknown:
+            raise ValueError(f"{data_dir}: part classes {unknown[:10]} are not among the class-aware model's {len(class_names)} classes")
 
 
 def self_training_rounds(

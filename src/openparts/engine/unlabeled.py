@@ -50,6 +50,7 @@ def generate_pseudo_labels(
     dataset = PartDataset.open(unlabeled)
     _require_images(dataset, model.in_channels == 4)
     predictor = Predictor(model, {**predict_config, "score_threshold": score_threshold}, device)
+    names = list(getattr(model, "description", {}).get("part_classes", ["part"]))  # a class-aware model's labels
     extra = {"pseudo_labels": {"score_threshold": score_threshold, "from": str(Path(unlabeled))}}
     with DatasetWriter(out_dir, source=dataset.source, labeled=True, overwrite=overwrite, extra_info=extra) as writer:
         for indices in tqdm(list(chunks(len(dataset), predict_config["batch_size"])), desc="pseudo labels", unit="batch"):
@@ -60,7 +61,11 @@ def generate_pseudo_labels(
                 writer.add(
                     image,
                     record["file_name"],
-                    [Part(p.mask, "part", round(p.score, 6)) for p in parts if p.score > score_threshold],
+                    [
+                        Part(p.mask, names[p.label] if len(names) > 1 else "part", round(p.score, 6))
+                        for p in parts
+                        if p.score > score_threshold
+                    ],
                     object_mask=obj,
                     object_mask_source=record.get("object_mask_source"),
                     object_category=record.get("object_category"),
