@@ -1,0 +1,27 @@
+from pathlib import Path
+
+import pytest
+
+from openparts.cli import main
+from openparts.data.dataset import PartDataset
+from openparts.data.subset import write_subset
+
+
+def test_subset_keeps_the_chosen_images_with_parts_and_masks(tiny_dataset: Path, tmp_path: Path) -> None:
+    out = write_subset(tiny_dataset, tmp_path / "two", [2, 0])
+    source, subset = PartDataset.open(tiny_dataset), PartDataset.open(out)
+    assert [r["id"] for r in subset.images] == [1, 2]
+    assert subset.image_path(0).read_bytes() == source.image_path(2).read_bytes()
+    assert len(subset.annotations) == 2 * len(source.parts(1))
+    assert subset.images[0]["object_mask"] == source.images[2]["object_mask"]
+
+
+def test_unlabeled_view_drops_the_parts(tiny_dataset: Path, tmp_path: Path) -> None:
+    assert main(["data", "subset", str(tiny_dataset), str(tmp_path / "u"), "--stop", "2", "--unlabeled"]) == 0
+    unlabeled = PartDataset.open(tmp_path / "u")
+    assert len(unlabeled) == 2 and not unlabeled.labeled and unlabeled.annotations == []
+
+
+def test_indices_out_of_range_are_named(tiny_dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(IndexError, match=r"has 3 images; indices out of range: \[5\]"):
+        write_subset(tiny_dataset, tmp_path / "bad", [0, 5])
