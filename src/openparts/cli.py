@@ -113,6 +113,21 @@ def _model_parsers(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--device", help="cpu or cuda (default: cuda when available)")
 
 
+def _stage_parser(subparsers: argparse._SubParsersAction) -> None:
+    from openparts.stages import STAGES
+
+    stage = subparsers.add_parser("stage", help="run one pipeline stage (what DVC and KFP call)")
+    stage.add_argument("name", choices=STAGES)
+    stage.add_argument("--input", action="append", default=[], metavar="ROLE=PATH", help="an input folder by role (repeat)")
+    stage.add_argument("--out", required=True, help="the stage's output folder (written atomically, with manifest.json)")
+    stage.add_argument("--params", default="params.yaml", help="params file: preset, overrides, one group per stage")
+    stage.add_argument("--metrics", help="also copy the stage's metrics.json here (DVC metrics live outside the stage folder)")
+
+    metrics = subparsers.add_parser("metrics", help="print a metrics.json as a table: one row per dataset and method")
+    metrics.add_argument("file")
+    metrics.add_argument("--columns", default="AP,AP50,mIoU,fwIoU,mACC,segments_per_object")
+
+
 def _evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     from openparts.evaluation.instance_ap import BACKENDS, DEFAULT_BACKEND
     from openparts.objects import METHODS
@@ -143,6 +158,41 @@ def _evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     objects.add_argument("--checkpoint", help="mask2former-coco: local folder or hub name")
     objects.add_argument("--out", required=True, help="dataset folder to write")
     objects.add_argument("--overwrite", action="store_true")
+
+
+def _run_stage(args: argparse.Namespace) -> int:
+    from openparts.stages import run
+    from openparts.stages.params import stage_params
+
+    inputs = {}
+    for item in args.input:
+        role, separator, path = item.partition("=")
+        if not separator or not role or not path:
+            raise ValueError(f"--input expects ROLE=PATH, got {item!r}")
+        inputs[role] = path
+    out = run(args.name, inputs, stage_params(args.params, args.name), args.out)
+    log.info("stage %s wrote %s", args.name, out)
+    if args.metrics:
+        from openparts import atomic
+
+        atomic.copy_file(out / "metrics.json", args.metrics)
+    return 0
+
+
+def _run_metrics(args: argparse.Namespace) -> int:
+    with open(args.file, encoding="utf-8") as handle:
+        values = json.load(handle)
+    columns = [c for c in args.columns.split(",") if c]
+    rows: dict[str, dict[str, float]] = {}
+    for key, value in values.items():
+        row, _, metric = key.rpartition("/")
+        rows.setdefault(row, {})[metric] = value
+    width = max([len(r) for r in rows] + [10])
+    sys.stdout.write(f"{'dataset/method':<{width}} " + " ".join(f"{c:>10}" for c in columns) + "\n")
+    for row in sorted(rows, key=lambda r: (r.split("/")[0], not r.endswith("/model"), r)):
+        cells = [f"{rows[row][c]:10.2f}" if c in rows[row] else f"{'':>10}" for c in columns]
+        sys.stdout.write(f"{row:<{width}} " + " ".join(cells) + "\n")
+    return 0
 
 
 def _run_ablate(args: argparse.Namespace) -> int:
@@ -183,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_parser(subparsers)
     _model_parsers(subparsers)
     _evaluate_parser(subparsers)
+    _stage_parser(subparsers)
     return parser
 
 
@@ -371,6 +422,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_cluster_features(args)
         if args.command == "finetune":
             return _run_finetune(args)
+        if args.command == "stage":
+            return _run_stage(args)
+        if args.command == "metrics":
+            return _run_metrics(args)
         if args.command == "ablate":
             return _run_ablate(args)
         if args.command == "object-masks":

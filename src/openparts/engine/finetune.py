@@ -57,6 +57,7 @@ def finetune(
     unlabeled: str | os.PathLike[str] | None = None,
     pseudo_parts: str | os.PathLike[str] | None = None,
     callback: TrainingCallback | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
     """One round of fine-tuning from `base_model` into `out_dir`."""
     tuned = finetune_config(config)
@@ -79,7 +80,7 @@ def finetune(
     supervised = training_datasets(supervised_dirs, training_config, class_names)
     description = {**model.description, "finetuned_from": str(Path(base_model)), "finetune": section}
     if "ss" not in mode:
-        return Trainer(model, supervised, training_config, out_dir, callback, description).train()
+        return Trainer(model, supervised, training_config, out_dir, callback, description, checkpoint_dir=checkpoint_dir).train()
     train = tuned["train"]
     pseudo = PartSegmentationDataset(
         unlabeled,
@@ -101,6 +102,7 @@ def finetune(
         objective=objective,
         collate=collate_pairs,
         samples_per_item=2,
+        checkpoint_dir=checkpoint_dir,
     )
     return trainer.train()
 

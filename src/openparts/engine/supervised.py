@@ -51,6 +51,7 @@ def train_supervised(
     out_dir: str | os.PathLike[str],
     config: dict[str, Any],
     callback: TrainingCallback | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
     """Validate the data (before any compute is spent), build the model and train it."""
     for data_dir in data_dirs:
@@ -60,5 +61,7 @@ def train_supervised(
     torch.manual_seed(config["train"]["seed"])  # the initial weights belong to the seeded run
     model = build_model(config["model"], num_classes)
     description = {"part_classes": class_names if num_classes > 1 else ["part"], "trained_on": [str(Path(d)) for d in data_dirs]}
-    trainer = Trainer(model, training_datasets(data_dirs, config, class_names), config, out_dir, callback, description)
+    trainer = Trainer(
+        model, training_datasets(data_dirs, config, class_names), config, out_dir, callback, description, checkpoint_dir=checkpoint_dir
+    )
     return trainer.train()

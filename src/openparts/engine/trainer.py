@@ -54,8 +54,8 @@ def checkpoint_dir_for(out_dir: Path) -> Path:
     return out_dir.parent / f"{out_dir.name}.checkpoints"
 
 
-def latest_checkpoint(out_dir: Path) -> tuple[int, Path] | None:
-    folder = checkpoint_dir_for(out_dir)
+def latest_checkpoint(out_dir: Path, folder: Path | None = None) -> tuple[int, Path] | None:
+    folder = folder or checkpoint_dir_for(out_dir)
     if not folder.is_dir():
         return None
     found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name)) and p.is_dir()]
@@ -122,11 +122,14 @@ class Trainer:
         objective: nn.Module | None = None,
         collate: Any = None,
         samples_per_item: int = 1,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         """`objective` (a module holding `model`) replaces the model's own loss, e.g. the joint
         fine-tuning loss; `collate` and `samples_per_item` describe datasets whose items hold
         several samples (a supervised and a pseudo-part one), so that a batch still has
-        `train.batch_size` images."""
+        `train.batch_size` images. `checkpoint_dir` defaults to `<out_dir>.checkpoints`; a
+        caller that builds `out_dir` in a temporary folder passes a stable one, so that a rerun
+        after a kill still finds them."""
         self.objective = objective
         self.collate = collate
         self.samples_per_item = samples_per_item
@@ -135,6 +138,7 @@ class Trainer:
         self.config = config
         self.train_config = config["train"]
         self.out_dir = Path(out_dir)
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else checkpoint_dir_for(self.out_dir)
         self.callback = callback or NoTracking()
         self.description = description or {}
         self.history: list[dict[str, float]] = []
@@ -148,7 +152,7 @@ class Trainer:
         optimizer = torch.optim.AdamW(parameter_groups(model, self.train_config), lr=self.train_config["learning_rate"])
         scheduler = build_scheduler(optimizer, self.train_config)
         start_step, resumed_from = 0, None
-        found = latest_checkpoint(self.out_dir)
+        found = latest_checkpoint(self.out_dir, self.checkpoint_dir)
         if found is not None:
             start_step = resumed_from = self._resume(found[1], optimizer, scheduler)
         engine = self.objective.to(device) if self.objective is not None else model
@@ -238,7 +242,7 @@ class Trainer:
 
     def _save_checkpoint(self, model, optimizer, scheduler, step: int) -> None:
         if distributed.is_main_process():
-            folder = checkpoint_dir_for(self.out_dir)
+            folder = self.checkpoint_dir
             with atomic.atomic_directory(folder / f"step_{step:07d}", overwrite=True) as staging:
                 checkpoint.write_model_files(model, staging, {**self.description, "config": self.config})
                 state = {

@@ -40,7 +40,10 @@ TABLE_METRICS = ("AP", "AP50", "mIoU", "fwIoU", "mACC", "segments_per_object")
 
 
 def dataset_key(root: str | os.PathLike[str]) -> str:
+    """`carparts-test` for data/carparts/test; a stage's `<name>/dataset` is keyed `<name>`."""
     path = Path(root).resolve()
+    if path.name == "dataset":
+        return path.parent.name
     return f"{path.parent.name}-{path.name}".replace("/", "-")
 
 

@@ -1,0 +1,31 @@
+"""Stage 5: joint fine-tuning with pseudo labels and pseudo parts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from openparts.engine.finetune import finetune
+from openparts.stages.manifest import artifact, stage_output
+
+
+def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
+    """inputs: model (train output), labeled (object_masks output), pseudo_labels, unlabeled
+    (object_masks output), pseudo_parts (cluster_features output; not needed online)."""
+    config = params["config"]
+    section = config["finetune"]
+    pseudo_labeled = [artifact(inputs["pseudo_labels"], "dataset")] if "st" in section["mode"] else []
+    offline = "ss" in section["mode"] and section["clustering"] == "offline"
+    checkpoints = out_dir.parent / f"{out_dir.name}.checkpoints"
+    with stage_output("finetune", out_dir, inputs, {"config": config}) as staging:
+        finetune(
+            artifact(inputs["model"], "model"),
+            staging / "model",
+            config,
+            labeled=[artifact(inputs["labeled"], "dataset")],
+            pseudo_labeled=pseudo_labeled,
+            unlabeled=artifact(inputs["unlabeled"], "dataset"),
+            pseudo_parts=artifact(inputs["pseudo_parts"], "pseudo_parts") if offline else None,
+            checkpoint_dir=checkpoints,
+        )
+    return out_dir

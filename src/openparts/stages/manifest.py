@@ -1,0 +1,82 @@
+"""The stage contract's bookkeeping: atomic stage folders and their manifest.json.
+
+A stage builds its whole output folder under a temporary sibling and renames it into place
+when complete; `manifest.json` (stage, params, input content hashes, package version, git
+revision, output hash) is written last inside it. A later stage accepts an input folder only
+if its manifest is there, so a killed stage never feeds the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from openparts import __version__, atomic
+
+MANIFEST = "manifest.json"
+
+
+class IncompleteInputError(FileNotFoundError):
+    """An input folder without a manifest: a stage that did not finish, or the wrong path."""
+
+
+def content_hash(path: str | os.PathLike[str]) -> str:
+    """sha256 over the relative paths and bytes of every file (a folder's manifest excluded)."""
+    root = Path(path)
+    digest = hashlib.sha256()
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+    for file in files:
+        if atomic.TEMP_PREFIX in file.name:
+            continue
+        digest.update(str(file.relative_to(root) if root.is_dir() else file.name).encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def git_revision() -> str | None:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def artifact(folder: str | os.PathLike[str], name: str) -> Path:
+    """`folder/name` from a finished stage output; an unfinished or foreign folder is refused."""
+    read_manifest(folder)
+    path = Path(folder) / name
+    if not path.exists():
+        raise IncompleteInputError(f"{folder}: has no {name!r}; is it the output of the right stage?")
+    return path
+
+
+@contextlib.contextmanager
+def stage_output(stage: str, out_dir: str | os.PathLike[str], inputs: dict[str, Path], params: dict[str, Any]) -> Iterator[Path]:
+    """Yield a staging folder; on success write its manifest and move it to `out_dir`."""
+    input_hashes = {role: content_hash(path) for role, path in sorted(inputs.items())}
+    with atomic.atomic_directory(out_dir, overwrite=True) as staging:
+        yield staging
+        manifest = {
+            "stage": stage,
+            "params": params,
+            "inputs": {role: {"path": str(path), "sha256": input_hashes[role]} for role, path in sorted(inputs.items())},
+            "openparts_version": __version__,
+            "git_revision": git_revision(),
+            "output_sha256": content_hash(staging),
+        }
+        atomic.write_text(staging / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise IncompleteInputError(f"{folder}: no {MANIFEST}; the stage that writes it did not finish")
+    return json.loads(path.read_text(encoding="utf-8"))

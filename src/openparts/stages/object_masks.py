@@ -1,0 +1,32 @@
+"""Stage 1: one object mask per image: the dataset's own (`gt`) or a model's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from openparts.data.dataset import PartDataset
+from openparts.data.errors import DataError
+from openparts.data.subset import write_subset
+from openparts.data.validate import validate
+from openparts.objects import make_masker
+from openparts.objects.apply import write_with_object_masks
+from openparts.stages.manifest import stage_output
+
+
+def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
+    """inputs: data (a dataset folder). params: object_masks.method (gt | salient | mask2former-coco), .checkpoint."""
+    group = params.get("object_masks", {})
+    method = group.get("method", "gt")
+    source = inputs["data"]
+    validate(source, require_object_masks=method == "gt", decode_images=False)
+    with stage_output("object_masks", out_dir, inputs, {"object_masks": group}) as staging:
+        if method == "gt":
+            dataset = PartDataset.open(source)
+            missing = [r["file_name"] for r in dataset.images if r.get("object_mask") is None]
+            if missing:
+                raise DataError(source, f"method gt needs object masks in the data; {len(missing)} images have none")
+            write_subset(source, staging / "dataset", range(len(dataset)))
+        else:
+            write_with_object_masks(source, staging / "dataset", make_masker(method, group.get("checkpoint")), method)
+    return out_dir

@@ -1,0 +1,41 @@
+"""params.yaml -> what a stage's `run` receives: the resolved configuration plus its own group.
+
+params.yaml: `preset` (tiny | cpu | paper), `overrides` (a mapping of `--set` keys), and one
+group per stage (`object_masks`, `evaluate`, ...). Unknown top-level keys are rejected, so a
+typo cannot silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from openparts.config import ConfigError, resolve
+
+KNOWN = {"preset", "overrides", "data", "object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate"}
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, Any]:
+    file = Path(path)
+    try:
+        payload = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{file}: not valid YAML ({error})") from error
+    if not isinstance(payload, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping")
+    unknown = sorted(set(payload) - KNOWN)
+    if unknown:
+        raise ConfigError(f"{file}: unknown top-level keys {unknown}; valid: {', '.join(sorted(KNOWN))}")
+    return payload
+
+
+def stage_params(path: str | os.PathLike[str], stage: str) -> dict[str, Any]:
+    payload = load(path)
+    overrides = payload.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{path}: overrides must be a mapping of configuration keys to values")
+    config = resolve(payload.get("preset", "cpu"), {str(k): v for k, v in overrides.items()})
+    return {"config": config, stage: payload.get(stage) or {}}

@@ -1,0 +1,19 @@
+"""Stage 2: class-agnostic training of the base model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from openparts.engine.supervised import train_supervised
+from openparts.stages.manifest import artifact, stage_output
+
+
+def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
+    """inputs: data (an object_masks output; more as data_2, data_3 ...). Checkpoints live in
+    `<out_dir>.checkpoints` so that a rerun after a kill resumes."""
+    datasets = [artifact(path, "dataset") for role, path in sorted(inputs.items()) if role.startswith("data")]
+    checkpoints = out_dir.parent / f"{out_dir.name}.checkpoints"
+    with stage_output("train", out_dir, inputs, {"config": params["config"]}) as staging:
+        train_supervised(datasets, staging / "model", params["config"], checkpoint_dir=checkpoints)
+    return out_dir

@@ -1,0 +1,50 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from openparts.stages.manifest import MANIFEST, IncompleteInputError, artifact, content_hash, read_manifest, stage_output
+
+
+def test_manifest_records_params_inputs_and_output_hash(tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("data")
+    with stage_output("demo", tmp_path / "out", {"data": source}, {"k": 3}) as staging:
+        (staging / "result").mkdir()
+        (staging / "result" / "a.txt").write_text("a")
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest["stage"] == "demo" and manifest["params"] == {"k": 3}
+    assert manifest["inputs"]["data"]["sha256"] == content_hash(source)
+    assert manifest["output_sha256"] == content_hash(tmp_path / "out")  # the manifest itself is not hashed
+    assert artifact(tmp_path / "out", "result") == tmp_path / "out" / "result"
+
+
+def test_a_failed_stage_leaves_nothing_and_keeps_the_previous_output(tmp_path: Path) -> None:
+    with stage_output("demo", tmp_path / "out", {}, {}) as staging:
+        (staging / "result").write_text("first")
+    with pytest.raises(RuntimeError), stage_output("demo", tmp_path / "out", {}, {}) as staging:
+        (staging / "result").write_text("half")
+        raise RuntimeError("killed")
+    assert (tmp_path / "out" / "result").read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_folder_without_manifest_is_not_accepted_as_input(tmp_path: Path) -> None:
+    (tmp_path / "half" / "dataset").mkdir(parents=True)
+    with pytest.raises(IncompleteInputError, match=f"no {MANIFEST}; the stage that writes it did not finish"):
+        artifact(tmp_path / "half", "dataset")
+    with stage_output("demo", tmp_path / "done", {}, {}):
+        pass
+    with pytest.raises(IncompleteInputError, match="has no 'model'"):
+        artifact(tmp_path / "done", "model")
+
+
+def test_content_hash_depends_on_names_and_bytes(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x").write_text("1")
+    first = content_hash(tmp_path / "a")
+    (tmp_path / "a" / "x").write_text("2")
+    assert content_hash(tmp_path / "a") != first
+    (tmp_path / "a" / MANIFEST).write_text(json.dumps({}))
+    (tmp_path / "a" / "x").write_text("1")
+    assert content_hash(tmp_path / "a") == first
