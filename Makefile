@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint run bench bench-carparts bench-table5 clean
+.PHONY: setup test lint run mlflow-ui bench bench-carparts bench-table5 clean
 
 setup: $(STAMP)
 
@@ -24,10 +24,17 @@ lint: $(STAMP)
 
 # The whole pipeline on the demo data with DVC (params.yaml: cpu preset, demo budget); a
 # second run with nothing changed only checks hashes.
+# Tracking: sqlite:///mlflow.db unless MLFLOW_TRACKING_URI is set; OPENPARTS_TRACKING=off skips it.
 run: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+	@parent=$$($(BIN)/openparts tracking start --name "make run"); \
+	PATH="$(abspath $(BIN)):$$PATH" OPENPARTS_PARENT_RUN_ID="$$parent" $(BIN)/dvc repro; status=$$?; \
+	if [ $$status -eq 0 ]; then $(BIN)/openparts tracking end "$$parent"; else $(BIN)/openparts tracking end "$$parent" --status FAILED; fi; \
+	[ $$status -eq 0 ] || exit $$status
 	@$(BIN)/openparts metrics outputs/metrics.json
-	@echo "report: outputs/evaluate/report.html    stage manifests: outputs/*/manifest.json"
+	@echo "report: outputs/evaluate/report.html    manifests: outputs/*/manifest.json    runs: make mlflow-ui"
+
+mlflow-ui: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port 5000
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data_open.py

@@ -123,6 +123,14 @@ def _stage_parser(subparsers: argparse._SubParsersAction) -> None:
     stage.add_argument("--params", default="params.yaml", help="params file: preset, overrides, one group per stage")
     stage.add_argument("--metrics", help="also copy the stage's metrics.json here (DVC metrics live outside the stage folder)")
 
+    tracking = subparsers.add_parser("tracking", help="open or close the MLflow parent run of a pipeline run")
+    tracking_commands = tracking.add_subparsers(dest="tracking_command", required=True)
+    start = tracking_commands.add_parser("start", help="open the parent run; prints its id (nothing when tracking is off)")
+    start.add_argument("--name", default="pipeline")
+    end = tracking_commands.add_parser("end", help="close the parent run")
+    end.add_argument("run_id", nargs="?", default="")
+    end.add_argument("--status", default="FINISHED", choices=("FINISHED", "FAILED", "KILLED"))
+
     metrics = subparsers.add_parser("metrics", help="print a metrics.json as a table: one row per dataset and method")
     metrics.add_argument("file")
     metrics.add_argument("--columns", default="AP,AP50,mIoU,fwIoU,mACC,segments_per_object")
@@ -176,6 +184,16 @@ def _run_stage(args: argparse.Namespace) -> int:
         from openparts import atomic
 
         atomic.copy_file(out / "metrics.json", args.metrics)
+    return 0
+
+
+def _run_tracking(args: argparse.Namespace) -> int:
+    from openparts import tracking
+
+    if args.tracking_command == "start":
+        sys.stdout.write((tracking.start_pipeline_run(args.name) or "") + "\n")
+    else:
+        tracking.end_pipeline_run(args.run_id, args.status)
     return 0
 
 
@@ -424,6 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_finetune(args)
         if args.command == "stage":
             return _run_stage(args)
+        if args.command == "tracking":
+            return _run_tracking(args)
         if args.command == "metrics":
             return _run_metrics(args)
         if args.command == "ablate":

@@ -20,5 +20,11 @@ STAGES = ("object_masks", "train", "pseudo_labels", "cluster_features", "finetun
 def run(stage: str, inputs: dict[str, str | os.PathLike[str]], params: dict[str, Any], out_dir: str | os.PathLike[str]) -> Path:
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; valid: {', '.join(STAGES)}")
+    from openparts import tracking
+
     module = importlib.import_module(f"openparts.stages.{stage}")
-    return module.run({role: Path(path) for role, path in inputs.items()}, params, Path(out_dir))
+    paths = {role: Path(path) for role, path in inputs.items()}
+    with tracking.stage_run(stage, params, paths):
+        out = module.run(paths, params, Path(out_dir))
+        tracking.log_outputs(out)
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from openparts import tracking
 from openparts.engine.finetune import finetune
 from openparts.stages.manifest import artifact, stage_output
 
@@ -26,6 +27,7 @@ def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
             pseudo_labeled=pseudo_labeled,
             unlabeled=artifact(inputs["unlabeled"], "dataset"),
             pseudo_parts=artifact(inputs["pseudo_parts"], "pseudo_parts") if offline else None,
+            callback=tracking.training_callback(),
             checkpoint_dir=checkpoints,
         )
     return out_dir

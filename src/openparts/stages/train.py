@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from openparts import tracking
 from openparts.engine.supervised import train_supervised
 from openparts.stages.manifest import artifact, stage_output
 
@@ -15,5 +16,5 @@ def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
     datasets = [artifact(path, "dataset") for role, path in sorted(inputs.items()) if role.startswith("data")]
     checkpoints = out_dir.parent / f"{out_dir.name}.checkpoints"
     with stage_output("train", out_dir, inputs, {"config": params["config"]}) as staging:
-        train_supervised(datasets, staging / "model", params["config"], checkpoint_dir=checkpoints)
+        train_supervised(datasets, staging / "model", params["config"], tracking.training_callback(), checkpoints)
     return out_dir

@@ -1,0 +1,186 @@
+"""MLflow glue: one parent run per pipeline run, one child run per stage, truthful statuses.
+
+- Where: `MLFLOW_TRACKING_URI`, by default `sqlite:///mlflow.db` in the working directory
+  (artifacts beside it in `mlruns/`); experiment `MLFLOW_EXPERIMENT_NAME` (default `openparts`).
+- Parent: `openparts tracking start` opens the pipeline's run and prints its id; stages find
+  it in `OPENPARTS_PARENT_RUN_ID` (DVC and `make run` pass the environment down) and open
+  their child run under it; `openparts tracking end` closes it. A stage without a parent
+  opens a top-level run.
+- What a stage logs: its params (flattened configuration, the same keys in every run), its
+  inputs as MLflow datasets with their content digests, per-step training metrics, its
+  metrics.json (the report's key scheme), report.html, overlay PNGs and manifest.json.
+- Status: FINISHED on success, FAILED on an exception, KILLED on SIGTERM.
+- Off or unreachable: `OPENPARTS_TRACKING=off` switches it off. If the server cannot be
+  reached, the stage logs a warning saying what will not be recorded and runs untracked,
+  unless `OPENPARTS_TRACKING_REQUIRED=1`, which makes it fail before any work is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from openparts.config import flat_keys
+from openparts.engine.callbacks import NoTracking
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+DEFAULT_EXPERIMENT = "openparts"
+PARENT_ENV = "OPENPARTS_PARENT_RUN_ID"
+
+
+class TrackingUnavailableError(RuntimeError):
+    """Tracking is required (OPENPARTS_TRACKING_REQUIRED=1) but the server cannot be used."""
+
+
+def enabled() -> bool:
+    return os.environ.get("OPENPARTS_TRACKING", "on").lower() not in ("off", "0", "false", "no")
+
+
+def _client_ready() -> bool:
+    """Point MLflow at the configured store and check that it answers; say what happens if not."""
+    try:
+        import mlflow
+    except ImportError:
+        log.warning("mlflow is not installed: running untracked")
+        return False
+    uri = os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI)
+    mlflow.set_tracking_uri(uri)
+    try:
+        experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT)
+        if mlflow.get_experiment_by_name(experiment) is None:
+            mlflow.create_experiment(experiment)
+        mlflow.set_experiment(experiment)
+        return True
+    except Exception as error:  # any transport or store failure means the same: not reachable
+        if os.environ.get("OPENPARTS_TRACKING_REQUIRED") == "1":
+            raise TrackingUnavailableError(f"MLflow at {uri} is not usable ({error}); tracking is required") from error
+        log.warning(
+            "MLflow at %s is not usable (%s): running untracked; params, metrics and artifacts of this stage are not logged", uri, error
+        )
+        return False
+
+
+class MlflowCallback(NoTracking):
+    """Training metrics per step into the active run."""
+
+    def on_metrics(self, step: int, metrics: dict[str, float]) -> None:
+        import mlflow
+
+        with contextlib.suppress(Exception):  # a lost server must not stop training
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+
+
+_active = False
+
+
+def training_callback() -> NoTracking:
+    return MlflowCallback() if _active else NoTracking()
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def stage_run(stage: str, params: dict[str, Any], inputs: dict[str, Path]) -> Iterator[None]:
+    """A child run around a stage; a no-op when tracking is off or unreachable."""
+    global _active
+    if not enabled() or not _client_ready():
+        yield
+        return
+    import mlflow
+
+    parent = os.environ.get(PARENT_ENV)
+    run = mlflow.start_run(run_name=stage, parent_run_id=parent, nested=parent is not None, tags={"openparts.stage": stage})
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    _active = True
+    try:
+        mlflow.log_params(_flat_params(params))
+        for role, path in sorted(inputs.items()):
+            _log_input(role, path)
+        yield
+    except KeyboardInterrupt:
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    else:
+        mlflow.end_run("FINISHED")
+    finally:
+        _active = False
+        signal.signal(signal.SIGTERM, previous)
+        log.info("MLflow run %s (%s)", run.info.run_id, stage)
+
+
+def log_outputs(out_dir: Path) -> None:
+    """Metrics, report and pictures of a finished stage folder, into the active run."""
+    import json
+
+    import mlflow
+
+    if mlflow.active_run() is None:
+        return
+    metrics_file = out_dir / "metrics.json"
+    if metrics_file.is_file():
+        values = json.loads(metrics_file.read_text(encoding="utf-8"))
+        mlflow.log_metrics({_metric_name(k): float(v) for k, v in values.items()})
+    for name in ("report.html", "manifest.json", "baseline_parameters.json"):
+        if (out_dir / name).is_file():
+            mlflow.log_artifact(str(out_dir / name))
+    if (out_dir / "overlays").is_dir():
+        mlflow.log_artifacts(str(out_dir / "overlays"), artifact_path="overlays")
+
+
+def _metric_name(key: str) -> str:
+    """MLflow allows letters, digits, _ - . space / and :; our keys use @ for matched baselines."""
+    return key.replace("@", ".at.")
+
+
+def _flat_params(params: dict[str, Any]) -> dict[str, str]:
+    flat = {}
+    for group, values in params.items():
+        if isinstance(values, dict):
+            for key, value in flat_keys(values).items():
+                flat[f"{group}.{key}"] = str(value)[:500]
+        else:
+            flat[group] = str(values)[:500]
+    return flat
+
+
+def _log_input(role: str, path: Path) -> None:
+    import mlflow
+    from mlflow.data.http_dataset_source import HTTPDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+
+    from openparts.stages.manifest import content_hash
+
+    digest = content_hash(path)[:36]
+    source = HTTPDatasetSource(url=Path(path).resolve().as_uri())
+    mlflow.log_input(MetaDataset(source=source, name=f"{role}:{Path(path).name}", digest=digest), context=role)
+
+
+def start_pipeline_run(name: str = "pipeline") -> str | None:
+    """Open the parent run (left RUNNING for the stages) and return its id; None when off or unreachable."""
+    if not enabled() or not _client_ready():
+        return None
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    experiment = mlflow.get_experiment_by_name(os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT))
+    return MlflowClient().create_run(experiment.experiment_id, run_name=name, tags={"openparts.pipeline": "true"}).info.run_id
+
+
+def end_pipeline_run(run_id: str, status: str = "FINISHED") -> None:
+    if not run_id or not enabled() or not _client_ready():
+        return
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient().set_terminated(run_id, status)

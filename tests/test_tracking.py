@@ -1,0 +1,111 @@
+"""MLflow tracking: parent and child runs, params/metrics/inputs/artifacts, truthful statuses."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+mlflow = pytest.importorskip("mlflow")
+
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+from openparts import tracking  # noqa: E402
+from openparts.stages.manifest import stage_output  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "tests")
+    monkeypatch.chdir(tmp_path)  # artifacts go to ./mlruns
+    monkeypatch.delenv("OPENPARTS_TRACKING", raising=False)
+    return uri
+
+
+def runs(uri: str) -> list:
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("tests")
+    return client.search_runs([experiment.experiment_id])
+
+
+def test_stage_runs_are_children_of_the_pipeline_run(store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parent = tracking.start_pipeline_run("demo")
+    monkeypatch.setenv(tracking.PARENT_ENV, parent)
+    source = tmp_path / "input.txt"
+    source.write_text("x")
+    params = {"config": {"train": {"iterations": 3}}, "evaluate": {"post_aware": True}}
+    with tracking.stage_run("evaluate", params, {"test": source}):
+        with stage_output("evaluate", tmp_path / "out", {"test": source}, params) as staging:
+            (staging / "metrics.json").write_text('{"demo-test/model/AP": 12.5, "demo-test/slic@matched/mIoU": 3.0}')
+            (staging / "report.html").write_text("<html></html>")
+        tracking.training_callback().on_metrics(1, {"loss": 2.0})
+        tracking.log_outputs(tmp_path / "out")
+    tracking.end_pipeline_run(parent)
+    found = {run.info.run_name: run for run in runs(store)}
+    child = found["evaluate"]
+    assert child.data.tags["mlflow.parentRunId"] == parent
+    assert child.info.status == "FINISHED" and found["demo"].info.status == "FINISHED"
+    assert child.data.params["config.train.iterations"] == "3"
+    assert child.data.metrics["demo-test/model/AP"] == 12.5 and "demo-test/slic.at.matched/mIoU" in child.data.metrics
+    assert child.data.metrics["loss"] == 2.0
+    assert child.inputs.dataset_inputs[0].dataset.name == "test:input.txt"
+    artifacts = {item.path for item in MlflowClient(store).list_artifacts(child.info.run_id)}
+    assert {"report.html", "manifest.json"} <= artifacts
+
+
+def test_a_failing_stage_ends_failed(store: str) -> None:
+    with pytest.raises(ValueError), tracking.stage_run("train", {}, {}):
+        raise ValueError("bad data")
+    assert runs(store)[0].info.status == "FAILED"
+
+
+def test_sigterm_marks_the_run_killed(store: str, tmp_path: Path) -> None:
+    script = tmp_path / "stage.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import time
+            from openparts import tracking
+            with tracking.stage_run("train", {}, {}):
+                print("started", flush=True)
+                time.sleep(60)
+            """
+        )
+    )
+    environment = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    process = subprocess.Popen([sys.executable, str(script)], env=environment, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert process.stdout.readline().strip() == "started"
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    assert process.returncode != 0
+    assert runs(store)[0].info.status == "KILLED"
+
+
+def test_unreachable_server_runs_untracked_or_fails_fast(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    started = time.monotonic()
+    with tracking.stage_run("train", {}, {}):
+        pass
+    assert "running untracked" in caplog.text
+    monkeypatch.setenv("OPENPARTS_TRACKING_REQUIRED", "1")
+    with pytest.raises(tracking.TrackingUnavailableError, match="tracking is required"), tracking.stage_run("train", {}, {}):
+        pytest.fail("the stage must not start")
+    assert time.monotonic() - started < 60
+
+
+def test_tracking_off_touches_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENPARTS_TRACKING", "off")
+    with tracking.stage_run("train", {}, {}):
+        assert isinstance(tracking.training_callback(), tracking.NoTracking)
+    assert tracking.start_pipeline_run() is None
+    assert not (tmp_path / "mlflow.db").exists()
