@@ -109,3 +109,18 @@ def test_tracking_off_touches_nothing(tmp_path: Path, monkeypatch: pytest.Monkey
         assert isinstance(tracking.training_callback(), tracking.NoTracking)
     assert tracking.start_pipeline_run() is None
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_model_is_registered_only_when_it_beats_the_registered_version(store: str, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    results = []
+    for value in (10.0, 9.0, 11.0):
+        with tracking.stage_run("evaluate", {}, {}):
+            results.append(tracking.register_if_better(model, {"demo-test/model/AP": value}, "parts", "demo-test/model/AP"))
+    assert results == [1, None, 2]
+    versions = MlflowClient(store).search_model_versions("name='parts'")
+    assert sorted(v.tags["openparts.gate_value"] for v in versions) == ["10.0", "11.0"]
+    with pytest.raises(KeyError, match="is not a metric of this run"), tracking.stage_run("evaluate", {}, {}):
+        tracking.register_if_better(model, {"AP": 1.0}, "parts", "demo-test/model/AP50")

@@ -184,3 +184,47 @@ def end_pipeline_run(run_id: str, status: str = "FINISHED") -> None:
     from mlflow.tracking import MlflowClient
 
     MlflowClient().set_terminated(run_id, status)
+
+
+def register_if_better(model_dir: Path, metrics: dict[str, float], name: str, gate: str) -> int | None:
+    """Register `model_dir` as a new version of model `name` if its `gate` metric beats the
+    newest registered version's (higher is better); returns the new version number or None.
+
+    Each version keeps the gate's name and value as tags, so the next comparison needs no
+    rerun. Only inside an active stage run (the version points at that run's artifacts).
+    """
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    run = mlflow.active_run()
+    if run is None:
+        log.info("model registry: tracking is off, %s not considered", model_dir)
+        return None
+    if gate not in metrics:
+        raise KeyError(f"evaluate.register.gate {gate!r} is not a metric of this run; e.g. {sorted(metrics)[:5]}")
+    value = float(metrics[gate])
+    client = MlflowClient()
+    versions = client.search_model_versions(f"name='{name}'") if _registered(client, name) else []
+    best = max((float(v.tags["openparts.gate_value"]) for v in versions if "openparts.gate_value" in v.tags), default=None)
+    if best is not None and value <= best:
+        log.info("model registry: %s = %.4f does not beat the registered %.4f; %s not registered", gate, value, best, name)
+        mlflow.set_tag("openparts.registered", "false")
+        return None
+    mlflow.log_artifacts(str(model_dir), artifact_path="model")
+    if not versions and not _registered(client, name):
+        client.create_registered_model(name)
+    tags = {"openparts.gate": gate, "openparts.gate_value": str(value)}
+    version = client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id, tags=tags)
+    mlflow.set_tag("openparts.registered", f"{name}/{version.version}")
+    log.info("model registry: %s version %s registered (%s = %.4f, before: %s)", name, version.version, gate, value, best)
+    return int(version.version)
+
+
+def _registered(client: Any, name: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+        return True
+    except MlflowException:
+        return False
