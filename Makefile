@@ -25,11 +25,13 @@ lint: $(STAMP)
 # The whole pipeline on the demo data with DVC (params.yaml: cpu preset, demo budget); a
 # second run with nothing changed only checks hashes.
 # Tracking: sqlite:///mlflow.db unless MLFLOW_TRACKING_URI is set; OPENPARTS_TRACKING=off skips it.
+# When DVC reports nothing changed, no MLflow run is opened (an empty parent run helps nobody).
 run: $(STAMP)
-	@parent=$$($(BIN)/openparts tracking start --name "make run"); \
+	@if PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc status -q; then echo "dvc: nothing changed since the last run"; else \
+	parent=$$($(BIN)/openparts tracking start --name "make run"); \
 	PATH="$(abspath $(BIN)):$$PATH" OPENPARTS_PARENT_RUN_ID="$$parent" $(BIN)/dvc repro; status=$$?; \
 	if [ $$status -eq 0 ]; then $(BIN)/openparts tracking end "$$parent"; else $(BIN)/openparts tracking end "$$parent" --status FAILED; fi; \
-	[ $$status -eq 0 ] || exit $$status
+	[ $$status -eq 0 ] || exit $$status; fi
 	@$(BIN)/openparts metrics outputs/metrics.json
 	@echo "report: outputs/evaluate/report.html    manifests: outputs/*/manifest.json    runs: make mlflow-ui"
 
