@@ -48,3 +48,22 @@ def test_content_hash_depends_on_names_and_bytes(tmp_path: Path) -> None:
     (tmp_path / "a" / MANIFEST).write_text(json.dumps({}))
     (tmp_path / "a" / "x").write_text("1")
     assert content_hash(tmp_path / "a") == first
+
+
+def test_checkpoints_resume_the_same_work_only_and_go_when_it_is_done(tmp_path: Path) -> None:
+    from openparts.stages.manifest import resumable_checkpoints
+
+    data = tmp_path / "data.txt"
+    data.write_text("v1")
+    out = tmp_path / "train"
+    with pytest.raises(RuntimeError), resumable_checkpoints(out, {"data": data}, {"lr": 1}) as first:
+        first.mkdir(parents=True)
+        (first / "step_0000002").mkdir()
+        raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), resumable_checkpoints(out, {"data": data}, {"lr": 1}) as again:
+        assert again == first and (again / "step_0000002").is_dir()  # same work: resume
+        raise RuntimeError("killed again")
+    data.write_text("v2")
+    with resumable_checkpoints(out, {"data": data}, {"lr": 1}) as changed:
+        assert changed != first and not first.exists()  # new data: start afresh, stale ones gone
+    assert not (tmp_path / "train.checkpoints").exists()

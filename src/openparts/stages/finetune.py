@@ -7,7 +7,7 @@ from typing import Any
 
 from openparts import tracking
 from openparts.engine.finetune import finetune
-from openparts.stages.manifest import artifact, stage_output
+from openparts.stages.manifest import artifact, resumable_checkpoints, stage_output
 
 
 def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
@@ -17,8 +17,8 @@ def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
     section = config["finetune"]
     pseudo_labeled = [artifact(inputs["pseudo_labels"], "dataset")] if "st" in section["mode"] else []
     offline = "ss" in section["mode"] and section["clustering"] == "offline"
-    checkpoints = out_dir.parent / f"{out_dir.name}.checkpoints"
-    with stage_output("finetune", out_dir, inputs, {"config": config}) as staging:
+    recorded = {"config": config}
+    with resumable_checkpoints(out_dir, inputs, recorded) as checkpoints, stage_output("finetune", out_dir, inputs, recorded) as staging:
         finetune(
             artifact(inputs["model"], "model"),
             staging / "model",

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,27 @@ def artifact(folder: str | os.PathLike[str], name: str) -> Path:
     if not path.exists():
         raise IncompleteInputError(f"{folder}: has no {name!r}; is it the output of the right stage?")
     return path
+
+
+@contextlib.contextmanager
+def resumable_checkpoints(out_dir: Path, inputs: dict[str, Path], params: dict[str, Any]) -> Iterator[Path]:
+    """A checkpoint folder for a training stage that survives a kill but never a change.
+
+    `<out>.checkpoints/<fingerprint>`: the fingerprint covers the params and the inputs'
+    content, so a rerun of the same work resumes while changed data or settings start afresh.
+    Once the stage has finished, the checkpoints (crash insurance only) are removed.
+    """
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    for role, path in sorted(inputs.items()):
+        digest.update(f"{role}={content_hash(path)}".encode())
+    root = out_dir.parent / f"{out_dir.name}.checkpoints"
+    folder = root / digest.hexdigest()[:16]
+    if root.is_dir():
+        for stale in root.iterdir():
+            if stale != folder:
+                shutil.rmtree(stale, ignore_errors=True)
+    yield folder
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @contextlib.contextmanager

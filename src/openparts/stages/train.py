@@ -7,14 +7,14 @@ from typing import Any
 
 from openparts import tracking
 from openparts.engine.supervised import train_supervised
-from openparts.stages.manifest import artifact, stage_output
+from openparts.stages.manifest import artifact, resumable_checkpoints, stage_output
 
 
 def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
     """inputs: data (an object_masks output; more as data_2, data_3 ...). Checkpoints live in
-    `<out_dir>.checkpoints` so that a rerun after a kill resumes."""
+    `<out_dir>.checkpoints/<fingerprint>` so that a rerun of the same work after a kill resumes."""
     datasets = [artifact(path, "dataset") for role, path in sorted(inputs.items()) if role.startswith("data")]
-    checkpoints = out_dir.parent / f"{out_dir.name}.checkpoints"
-    with stage_output("train", out_dir, inputs, {"config": params["config"]}) as staging:
+    recorded = {"config": params["config"]}
+    with resumable_checkpoints(out_dir, inputs, recorded) as checkpoints, stage_output("train", out_dir, inputs, recorded) as staging:
         train_supervised(datasets, staging / "model", params["config"], tracking.training_callback(), checkpoints)
     return out_dir
