@@ -15,12 +15,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks pipelines components
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks pipelines components
+	$(BIN)/ruff format --check src tests benchmarks pipelines components
 
 # The whole pipeline on the demo data with DVC (params.yaml: cpu preset, demo budget); a
 # second run with nothing changed only checks hashes.

@@ -39,3 +39,12 @@ def stage_params(path: str | os.PathLike[str], stage: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: overrides must be a mapping of configuration keys to values")
     config = resolve(payload.get("preset", "cpu"), {str(k): v for k, v in overrides.items()})
     return {"config": config, stage: payload.get(stage) or {}}
+
+
+def pipeline_params(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Every stage's params at once (the resolved config plus all groups): what KFP passes."""
+    payload = load(path)
+    params = stage_params(path, "object_masks")
+    for group in KNOWN - {"preset", "overrides", "data"}:
+        params[group] = payload.get(group) or {}
+    return params

@@ -1,0 +1,92 @@
+"""The six components. `BASE_IMAGE` is our image (images/), pinned by digest for releases."""
+
+import os
+
+from kfp import dsl
+from kfp.dsl import HTML, Dataset, Input, Markdown, Metrics, Model, Output
+
+BASE_IMAGE = os.environ.get("OPENPARTS_IMAGE", "ghcr.io/openparts/openparts-cuda:0.1.0")
+
+
+@dsl.component(base_image=BASE_IMAGE)
+def object_masks(data_uri: str, data_hash: str, params: str, out: Output[Dataset]) -> None:
+    """Stage 1 on a raw dataset folder (`data_uri`; `data_hash` keys the cache to its content)."""
+    import json
+
+    from openparts.stages import run
+
+    run("object_masks", {"data": data_uri}, json.loads(params), out.path)
+    out.metadata["content_hash"] = data_hash
+
+
+@dsl.component(base_image=BASE_IMAGE)
+def train(data: Input[Dataset], params: str, model: Output[Model]) -> None:
+    import json
+
+    from openparts.stages import run
+
+    run("train", {"data": data.path}, json.loads(params), model.path)
+
+
+@dsl.component(base_image=BASE_IMAGE)
+def pseudo_labels(model: Input[Model], data: Input[Dataset], params: str, out: Output[Dataset]) -> None:
+    import json
+
+    from openparts.stages import run
+
+    run("pseudo_labels", {"model": model.path, "data": data.path}, json.loads(params), out.path)
+
+
+@dsl.component(base_image=BASE_IMAGE)
+def cluster_features(model: Input[Model], data: Input[Dataset], params: str, out: Output[Dataset]) -> None:
+    import json
+
+    from openparts.stages import run
+
+    run("cluster_features", {"model": model.path, "data": data.path}, json.loads(params), out.path)
+
+
+@dsl.component(base_image=BASE_IMAGE)
+def finetune(
+    model: Input[Model],
+    labeled: Input[Dataset],
+    pseudo_labels: Input[Dataset],
+    unlabeled: Input[Dataset],
+    pseudo_parts: Input[Dataset],
+    params: str,
+    tuned: Output[Model],
+) -> None:
+    import json
+
+    from openparts.stages import run
+
+    inputs = {"model": model.path, "labeled": labeled.path, "pseudo_labels": pseudo_labels.path}
+    inputs.update(unlabeled=unlabeled.path, pseudo_parts=pseudo_parts.path)
+    run("finetune", inputs, json.loads(params), tuned.path)
+
+
+@dsl.component(base_image=BASE_IMAGE)
+def evaluate(
+    model: Input[Model],
+    test: Input[Dataset],
+    dev: Input[Dataset],
+    params: str,
+    report: Output[HTML],
+    metrics: Output[Metrics],
+    summary: Output[Markdown],
+) -> None:
+    import json
+    import os
+
+    from openparts import atomic
+    from openparts.stages import run
+
+    out = run("evaluate", {"model": model.path, "test": test.path, "dev": dev.path}, json.loads(params), report.path + ".folder")
+    atomic.copy_file(os.path.join(out, "report.html"), report.path)
+    with open(os.path.join(out, "metrics.json"), encoding="utf-8") as handle:
+        values = json.load(handle)
+    rows = ["| metric | value |", "|---|---|"]
+    for key, value in sorted(values.items()):
+        metrics.log_metric(key.replace("@", ".at."), float(value))
+        rows.append(f"| {key} | {value:.2f} |")
+    atomic.write_text(summary.path, "\n".join(rows) + "\n")

@@ -1,0 +1,79 @@
+"""The DAG of the six components, with the cluster settings a GPU Kubernetes cluster needs.
+
+`build_pipeline(kubernetes=True)` adds, through kfp-kubernetes: GPU requests (accelerator
+type and count are pipeline parameters) on train, pseudo_labels, cluster_features and
+finetune; memory and CPU limits; retries with exponential backoff; a memory-backed emptyDir
+at /dev/shm for data-loader workers; a node selector and a toleration for GPU nodes; S3 and
+MLflow credentials from Kubernetes secrets as environment variables. `kubernetes=False` gives
+the same DAG without them, for `kfp.local`, which cannot honour them.
+"""
+
+from components import cluster_features, evaluate, finetune, object_masks, pseudo_labels, train
+from kfp import dsl, kubernetes
+
+GPU_STAGES = ("train", "pseudo-labels", "cluster-features", "finetune")
+S3_SECRET = "openparts-s3"
+MLFLOW_SECRET = "openparts-mlflow"
+
+
+def _on_cluster(task: dsl.PipelineTask, gpu: bool, accelerator: str, gpus: int) -> dsl.PipelineTask:
+    task.set_retry(num_retries=2, backoff_duration="60s", backoff_factor=2.0, backoff_max_duration="600s")
+    task.set_memory_limit("48G" if gpu else "8G").set_cpu_limit("8" if gpu else "2")
+    kubernetes.use_secret_as_env(
+        task, S3_SECRET, {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY"}, optional=True
+    )
+    kubernetes.use_secret_as_env(task, MLFLOW_SECRET, {"MLFLOW_TRACKING_URI": "MLFLOW_TRACKING_URI"}, optional=True)
+    if gpu:
+        task.set_accelerator_type(accelerator).set_accelerator_limit(gpus)
+        kubernetes.empty_dir_mount(task, volume_name="dshm", mount_path="/dev/shm", medium="Memory", size_limit="16Gi")
+        kubernetes.add_node_selector(task, "nvidia.com/gpu.present", "true")
+        kubernetes.add_toleration(task, key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
+    return task
+
+
+def build_pipeline(kubernetes: bool = True):
+    @dsl.pipeline(
+        name="openparts-ops",
+        description="Open Part Segmenter: object masks, base training, pseudo labels, pseudo parts, fine-tuning, evaluation",
+    )
+    def ops(
+        labeled_uri: str,
+        unlabeled_uri: str,
+        test_uri: str,
+        dev_uri: str,
+        params: str,
+        labeled_hash: str = "",
+        unlabeled_hash: str = "",
+        test_hash: str = "",
+        dev_hash: str = "",
+        accelerator: str = "nvidia.com/gpu",
+        gpus: int = 1,
+    ) -> None:
+        def place(task: dsl.PipelineTask, gpu: bool) -> dsl.PipelineTask:
+            return _on_cluster(task, gpu, accelerator, gpus) if kubernetes else task
+
+        labeled = place(
+            object_masks(data_uri=labeled_uri, data_hash=labeled_hash, params=params).set_display_name("object-masks-labeled"), False
+        )
+        unlabeled = place(
+            object_masks(data_uri=unlabeled_uri, data_hash=unlabeled_hash, params=params).set_display_name("object-masks-unlabeled"), False
+        )
+        test = place(object_masks(data_uri=test_uri, data_hash=test_hash, params=params).set_display_name("object-masks-test"), False)
+        dev = place(object_masks(data_uri=dev_uri, data_hash=dev_hash, params=params).set_display_name("object-masks-dev"), False)
+        base = place(train(data=labeled.outputs["out"], params=params), True)
+        labels = place(pseudo_labels(model=base.outputs["model"], data=unlabeled.outputs["out"], params=params), True)
+        parts = place(cluster_features(model=base.outputs["model"], data=unlabeled.outputs["out"], params=params), True)
+        tuned = place(
+            finetune(
+                model=base.outputs["model"],
+                labeled=labeled.outputs["out"],
+                pseudo_labels=labels.outputs["out"],
+                unlabeled=unlabeled.outputs["out"],
+                pseudo_parts=parts.outputs["out"],
+                params=params,
+            ),
+            True,
+        )
+        place(evaluate(model=tuned.outputs["tuned"], test=test.outputs["out"], dev=dev.outputs["out"], params=params), False)
+
+    return ops
