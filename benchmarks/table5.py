@@ -88,10 +88,10 @@ def main() -> int:
     model = load_model(args.model)
     predictor = Predictor(model, model.description["config"]["predict"])
     datasets = [PartDataset.open(folder) for folder in sets.values()]
-    predictions = {dataset_key(d.root): predictor.predict_dataset(d) for d in datasets}
+    predictions = {dataset_key(d): predictor.predict_dataset(d) for d in datasets}
     dev = PartDataset.open(args.work / "carparts" / "train")
     metrics = write_report(args.work / "report", datasets, predictions, dev=dev)
-    keys = [dataset_key(d.root) for d in datasets]
+    keys = [dataset_key(d) for d in datasets]
     lines = [
         "# Table 5 on our data",
         "",

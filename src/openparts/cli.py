@@ -393,7 +393,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         if len(datasets) != 1:
             raise ValueError("--predictions scores exactly one --data set")
         with open(args.predictions, encoding="utf-8") as handle:
-            predictions = {dataset_key(args.data[0]): json.load(handle)}
+            predictions = {dataset_key(datasets[0]): json.load(handle)}
         method = "predictions"
     else:
         from openparts.engine.predict import Predictor
@@ -402,7 +402,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         model = load_model(args.model)
         predictor = Predictor(model, _predict_config(model, args.set, args.post_aware))
         predictions = {
-            dataset_key(root): predictor.predict_dataset(dataset, use_object_masks=args.object_mask == "gt")
+            dataset_key(dataset): predictor.predict_dataset(dataset, use_object_masks=args.object_mask == "gt")
             for root, dataset in zip(args.data, datasets, strict=True)
         }
         method = "model"

@@ -25,3 +25,11 @@ def test_unlabeled_view_drops_the_parts(tiny_dataset: Path, tmp_path: Path) -> N
 def test_indices_out_of_range_are_named(tiny_dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(IndexError, match=r"has 3 images; indices out of range: \[5\]"):
         write_subset(tiny_dataset, tmp_path / "bad", [0, 5])
+
+
+def test_a_subset_can_carry_its_name_for_metric_keys(tiny_dataset: Path, tmp_path: Path) -> None:
+    from openparts.evaluation.report import dataset_key
+
+    out = write_subset(tiny_dataset, tmp_path / "folder", [0], name="cars-test")
+    assert dataset_key(PartDataset.open(out)) == "cars-test"
+    assert dataset_key(PartDataset.open(tiny_dataset)) == f"{tiny_dataset.parent.name}-tiny"

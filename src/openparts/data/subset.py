@@ -18,15 +18,18 @@ def write_subset(
     indices: Sequence[int],
     labeled: bool | None = None,
     overwrite: bool = False,
+    name: str | None = None,
 ) -> Path:
     """Images `indices` of `source` (in that order; ids renumbered from 1). `labeled=False` drops
-    the parts: the unlabeled view of the same images."""
+    the parts: the unlabeled view of the same images. `name` is recorded as `info.name`."""
     dataset = PartDataset.open(source)
     bad = [i for i in indices if not 0 <= i < len(dataset)]
     if bad:
         raise IndexError(f"{source} has {len(dataset)} images; indices out of range: {bad[:10]}")
     keep_parts = dataset.labeled if labeled is None else labeled
     extra = {key: value for key, value in dataset.info.items() if key == "part_grouping"}
+    if name:
+        extra["name"] = name
     with DatasetWriter(destination, source=dataset.source, labeled=keep_parts, overwrite=overwrite, extra_info=extra) as writer:
         for index in indices:
             sample = dataset[index]

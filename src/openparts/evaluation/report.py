@@ -39,9 +39,15 @@ WORST_IMAGES = 10
 TABLE_METRICS = ("AP", "AP50", "mIoU", "fwIoU", "mACC", "segments_per_object")
 
 
-def dataset_key(root: str | os.PathLike[str]) -> str:
-    """`carparts-test` for data/carparts/test; a stage's `<name>/dataset` is keyed `<name>`."""
-    path = Path(root).resolve()
+def dataset_key(dataset: PartDataset | str | os.PathLike[str]) -> str:
+    """The dataset's name in metric keys: `info.name` when the data carries one (the
+    object_masks stage records its source's), else `carparts-test` for data/carparts/test;
+    a stage's `<name>/dataset` is keyed `<name>`."""
+    if isinstance(dataset, PartDataset):
+        if dataset.info.get("name"):
+            return str(dataset.info["name"])
+        dataset = dataset.root
+    path = Path(dataset).resolve()
     if path.name == "dataset":
         return path.parent.name
     return f"{path.parent.name}-{path.name}".replace("/", "-")
@@ -195,7 +201,7 @@ def write_report(
         tuned[method], _ = baselines.tune(tuning_set, method, indices)
         log.info("%s: parameters %s chosen on %s (%d dev images)", method, tuned[method], tuning_set.root, len(indices))
     for dataset in datasets:
-        key = dataset_key(dataset.root)
+        key = dataset_key(dataset)
         own = predictions[key]
         columns = {method_name: own}
         for name, value in score_predictions(dataset, own, coco_backend).items():

@@ -21,12 +21,15 @@ def write_with_object_masks(
     method: str,
     overwrite: bool = False,
     progress: bool = True,
+    name: str | None = None,
 ) -> Path:
     """Copy `source` (pixels byte for byte, parts unchanged, same image order and ids) with each
     image's object mask predicted by `masker`; `object_mask_source` records `method`."""
     dataset = PartDataset.open(source)
     fallbacks = 0
     extra = {key: value for key, value in dataset.info.items() if key == "part_grouping"}
+    if name:
+        extra["name"] = name  # info.name: the set's name in metric keys
     with DatasetWriter(destination, source=dataset.source, labeled=dataset.labeled, overwrite=overwrite, extra_info=extra) as writer:
         for index in tqdm(range(len(dataset)), desc=f"object masks ({method})", unit="img", disable=not progress):
             sample = dataset[index]

@@ -26,7 +26,7 @@ def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
     dev = PartDataset.open(artifact(inputs["dev"], "dataset")) if "dev" in inputs else None
     baselines = tuple(group.get("baselines", ())) if dev is not None else ()
     with stage_output("evaluate", out_dir, inputs, {"config": params["config"], "evaluate": group}) as staging:
-        predictions = {dataset_key(d.root): predictor.predict_dataset(d) for d in datasets}
+        predictions = {dataset_key(d): predictor.predict_dataset(d) for d in datasets}
         metrics = write_report(staging, datasets, predictions, "model", baselines, dev, int(group.get("dev_images", 20)))
     register = group.get("register") or {}
     if register:
