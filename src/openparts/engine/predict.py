@@ -61,6 +61,19 @@ def model_input(image: np.ndarray, object_mask: np.ndarray | None, with_object: 
     return resized
 
 
+def batch_inputs(
+    images: list[np.ndarray], object_masks: list[np.ndarray | None], with_object: bool, predict_config: dict[str, Any]
+) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    """Images resized to the prediction size, zero-padded to one divisible size and stacked;
+    with each image's resized (height, width), which the padding must not hide."""
+    shapes = [resized_shape(*image.shape[:2], predict_config["shortest_edge"], predict_config["max_size"]) for image in images]
+    tensors = [model_input(image, mask, with_object, shape) for image, mask, shape in zip(images, object_masks, shapes, strict=True)]
+    height = max(t.shape[1] for t in tensors)
+    width = max(t.shape[2] for t in tensors)
+    batch = torch.stack([functional.pad(t, (0, width - t.shape[2], 0, height - t.shape[1])) for t in tensors])
+    return pad_to_divisible(batch), shapes
+
+
 def select_parts(class_logits: torch.Tensor, mask_logits: torch.Tensor, top_k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Scores, class labels and mask logits of the top-k (query, class) pairs of one image.
 
@@ -109,15 +122,8 @@ class Predictor:
 
     @torch.inference_mode()
     def predict_batch(self, images: list[np.ndarray], object_masks: list[np.ndarray | None]) -> list[list[PartPrediction]]:
-        shapes = [resized_shape(*image.shape[:2], self.config["shortest_edge"], self.config["max_size"]) for image in images]
-        tensors = [
-            model_input(image, mask, self.with_object, shape) for image, mask, shape in zip(images, object_masks, shapes, strict=True)
-        ]
-        height = max(t.shape[1] for t in tensors)
-        width = max(t.shape[2] for t in tensors)
-        batch = torch.stack([functional.pad(t, (0, width - t.shape[2], 0, height - t.shape[1])) for t in tensors])
-        batch = pad_to_divisible(batch).to(self.device)
-        output = self.model(batch)
+        batch, shapes = batch_inputs(images, object_masks, self.with_object, self.config)
+        output = self.model(batch.to(self.device))
         results = []
         for index, image in enumerate(images):
             mask_logits = functional.interpolate(

@@ -22,8 +22,8 @@ from openparts.clustering import pseudo_part_labels
 from openparts.data import pseudo_parts as pseudo_io
 from openparts.data.dataset import DatasetWriter, Part, PartDataset
 from openparts.data.errors import DataError
-from openparts.engine.predict import Predictor, chunks, model_input, resized_shape
-from openparts.model.segmenter import PartSegmenter, pad_to_divisible
+from openparts.engine.predict import Predictor, batch_inputs, chunks
+from openparts.model.segmenter import PartSegmenter
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +118,8 @@ def cluster_features(
 def _cluster_batch(model, dataset: PartDataset, indices: list[int], config: dict[str, Any], k: int, device, generator) -> list:
     images = [dataset.read_image(i) for i in indices]
     objects = [dataset.object_mask(i) for i in indices]
-    shapes = [resized_shape(*image.shape[:2], config["shortest_edge"], config["max_size"]) for image in images]
-    tensors = [model_input(image, obj, True, shape) for image, obj, shape in zip(images, objects, shapes, strict=True)]
-    height, width = max(t.shape[1] for t in tensors), max(t.shape[2] for t in tensors)
-    batch = torch.stack([torch.nn.functional.pad(t, (0, width - t.shape[2], 0, height - t.shape[1])) for t in tensors])
-    batch = pad_to_divisible(batch).to(device)
+    batch, shapes = batch_inputs(images, objects, True, config)  # the object channel is needed for the clusters
+    batch = batch.to(device)
     network_input = batch if model.in_channels == 4 else batch[:, :3]
     features = model(network_input).mask_features
     labels = pseudo_part_labels(features, batch[:, 3], k, generator)  # the object channel, resized and padded
