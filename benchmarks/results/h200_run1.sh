@@ -1,5 +1,13 @@
 #!/bin/bash
 # GPU checks for issue 3: paper preset on real data + cpu-preset learning-rate / schedule investigation.
+# Prepared here, carried to the device machine (`.devdata/` is git-ignored):
+#   openparts data convert car-parts ../shared/data/car-parts .devdata/cp
+#   openparts data convert ccp ../shared/data/clothing-co-parsing /tmp/ccp
+#   openparts data subset /tmp/ccp .devdata/ccp_adapt --start 0 --stop 300 --unlabeled
+#   openparts data subset /tmp/ccp .devdata/ccp_test --start 900
+#   openparts object-masks --data .devdata/cp/test --method salient --out .devdata/cp_salient/test
+#   cp benchmarks/results/h200_eval_models.py .devdata/eval_models.py
+#   pycocotools and faster-coco-eval wheels for Python 3.12 in .whl/ (the device image lacks them)
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=src:/tmp/site PYTHONUNBUFFERED=1 OMP_NUM_THREADS=3 TQDM_DISABLE=1
 nvidia-smi -L; python3 -c "import torch,transformers,pycocotools;print(torch.__version__, transformers.__version__)"

@@ -1,5 +1,13 @@
 #!/bin/bash
 # Device run 2: Table 2 (object awareness) on car-parts and Table 4 layout (base / SS / ST / SS+ST) on CCP.
+# Prepared here, carried to the device machine (`.devdata/` is git-ignored):
+#   openparts data convert car-parts ../shared/data/car-parts .devdata/cp
+#   openparts data convert ccp ../shared/data/clothing-co-parsing /tmp/ccp
+#   openparts data subset /tmp/ccp .devdata/ccp_adapt --start 0 --stop 300 --unlabeled
+#   openparts data subset /tmp/ccp .devdata/ccp_test --start 900
+#   openparts object-masks --data .devdata/cp/test --method salient --out .devdata/cp_salient/test
+#   cp benchmarks/results/h200_eval_models.py .devdata/eval_models.py
+#   pycocotools and faster-coco-eval wheels for Python 3.12 in .whl/ (the device image lacks them)
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=src:/tmp/site PYTHONUNBUFFERED=1 OMP_NUM_THREADS=3

@@ -41,12 +41,28 @@ def test_each_model_fills_the_rows_of_its_kind(tiny_dataset: Path, imperfect: Pa
     assert all(0.0 <= row["AP"] <= 100.0 for row in rows.values())
 
 
-def test_post_aware_filtering_removes_parts_outside_the_mask(tiny_dataset: Path, imperfect: Path) -> None:
-    """With the left-half masks as 'imperfect', post filtering can only lose the right part's pixels."""
-    three, _ = tiny_model(3)
-    predict = {**resolve("tiny")["predict"], "post_aware_min_kept_fraction": 0.0, "post_aware_min_area": 0}
-    rows = object_awareness([three], PartDataset.open(tiny_dataset), PartDataset.open(imperfect), predict, "cpu")
-    assert rows["post-imperfect"]["AR100"] <= rows["none"]["AR100"]
+def test_each_setting_uses_its_masks_and_filter(tiny_dataset: Path, imperfect: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows of Table 2 differ only in the mask source and the post filter: check the routing."""
+    from openparts.engine.predict import Predictor
+
+    calls = []
+
+    def record(self, dataset, use_object_masks=True, progress=True):
+        calls.append((self.model.in_channels, dataset.root.name, use_object_masks, self.config["post_aware"]))
+        return []
+
+    monkeypatch.setattr(Predictor, "predict_dataset", record)
+    perfect = PartDataset.open(tiny_dataset)
+    object_awareness([tiny_model(3)[0], tiny_model(4)[0]], perfect, PartDataset.open(imperfect), resolve("tiny")["predict"], "cpu")
+    assert calls == [
+        (3, "tiny", False, False),  # none
+        (3, "imperfect", True, True),  # post-imperfect
+        (3, "tiny", True, True),  # post-perfect
+        (4, "imperfect", True, False),  # pre-imperfect
+        (4, "imperfect", True, True),  # pre+post-imperfect
+        (4, "tiny", True, False),  # pre-perfect
+        (4, "tiny", True, True),  # pre+post-perfect
+    ]
 
 
 def test_a_copy_with_other_images_is_rejected(tiny_dataset: Path, tmp_path: Path) -> None:

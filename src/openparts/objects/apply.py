@@ -6,9 +6,10 @@ import logging
 import os
 from pathlib import Path
 
-from tqdm import tqdm
+import numpy as np
 
-from openparts.data.dataset import DatasetWriter, Part, PartDataset
+from openparts.data.dataset import PartSample
+from openparts.data.subset import write_subset
 from openparts.objects import WHOLE_IMAGE_SUFFIX, ObjectMasker
 
 log = logging.getLogger(__name__)
@@ -25,31 +26,25 @@ def write_with_object_masks(
 ) -> Path:
     """Copy `source` (pixels byte for byte, parts unchanged, same image order and ids) with each
     image's object mask predicted by `masker`; `object_mask_source` records `method`."""
-    dataset = PartDataset.open(source)
-    fallbacks = 0
-    extra = {key: value for key, value in dataset.info.items() if key == "part_grouping"}
-    if name:
-        extra["name"] = name  # info.name: the set's name in metric keys
-    with DatasetWriter(destination, source=dataset.source, labeled=dataset.labeled, overwrite=overwrite, extra_info=extra) as writer:
-        for index in tqdm(range(len(dataset)), desc=f"object masks ({method})", unit="img", disable=not progress):
-            sample = dataset[index]
-            mask = masker(sample.image)
-            label = method
-            if not mask.any():
-                mask = mask | True
-                label = method + WHOLE_IMAGE_SUFFIX
-                fallbacks += 1
-            parts = [Part(m, c, s) for m, c, s in zip(sample.part_masks, sample.part_classes, sample.scores, strict=True)]
-            writer.add(
-                sample.image,
-                sample.record["file_name"],
-                parts,
-                object_mask=mask,
-                object_mask_source=label,
-                object_category=sample.record.get("object_category"),
-                source_file=dataset.image_path(index),
-                source_name=sample.record.get("source_file"),
-            )
+    fallbacks = seen = 0
+
+    def predicted(sample: PartSample) -> tuple[np.ndarray, str]:
+        nonlocal fallbacks, seen
+        seen += 1
+        mask = masker(sample.image)
+        if mask.any():
+            return mask, method
+        fallbacks += 1
+        return np.ones_like(mask, dtype=bool), method + WHOLE_IMAGE_SUFFIX
+
+    write_subset(
+        source,
+        destination,
+        overwrite=overwrite,
+        name=name,
+        object_mask_for=predicted,
+        progress=f"object masks ({method})" if progress else None,
+    )
     if fallbacks:
-        log.warning("%s: %s found no object in %d of %d images; the whole image stands in", destination, method, fallbacks, len(dataset))
+        log.warning("%s: %s found no object in %d of %d images; the whole image stands in", destination, method, fallbacks, seen)
     return Path(destination)

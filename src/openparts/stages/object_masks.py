@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from openparts.data.dataset import PartDataset
-from openparts.data.errors import DataError
 from openparts.data.subset import write_subset
 from openparts.data.validate import validate
 from openparts.evaluation.report import dataset_key
@@ -23,12 +21,8 @@ def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
     validate(source, require_object_masks=method == "gt", decode_images=False)
     name = dataset_key(source)  # how metrics name this set, in DVC and KFP runs alike
     with stage_output("object_masks", out_dir, inputs, {"object_masks": group}) as staging:
-        if method == "gt":
-            dataset = PartDataset.open(source)
-            missing = [r["file_name"] for r in dataset.images if r.get("object_mask") is None]
-            if missing:
-                raise DataError(source, f"method gt needs object masks in the data; {len(missing)} images have none")
-            write_subset(source, staging / "dataset", range(len(dataset)), name=name)
+        if method == "gt":  # validate() above has checked that every image has its mask
+            write_subset(source, staging / "dataset", name=name)
         else:
             masker = make_masker(method, group.get("checkpoint"))
             write_with_object_masks(source, staging / "dataset", masker, method, name=name)
