@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint run mlflow-ui bench bench-carparts bench-table5 clean
+.PHONY: setup test lint run mlflow-ui image remote-s3 push pull watch bench bench-carparts bench-table5 clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,39 @@ run: $(STAMP)
 
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} --host 127.0.0.1 --port 5000
+
+# Container images (images/Dockerfile): $(IMAGE)-cuda and $(IMAGE)-cpu tagged with the package
+# version; PUSH=1 pushes them and prints the registry digest to pin in OPENPARTS_IMAGE.
+IMAGE ?= ghcr.io/openparts/openparts
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+image:
+	@command -v docker >/dev/null || { echo "make image needs a Docker engine (docker not found)"; exit 2; }
+	@for variant in cuda cpu; do \
+	  docker build -f images/Dockerfile --build-arg VARIANT=$$variant -t $(IMAGE)-$$variant:$(VERSION) . || exit 1; \
+	  echo "$(IMAGE)-$$variant:$(VERSION) image id: $$(docker image inspect --format '{{.Id}}' $(IMAGE)-$$variant:$(VERSION))"; \
+	  if [ "$(PUSH)" = 1 ]; then docker push $(IMAGE)-$$variant:$(VERSION) >/dev/null || exit 1; \
+	    echo "pin: $$(docker image inspect --format '{{index .RepoDigests 0}}' $(IMAGE)-$$variant:$(VERSION))"; fi; \
+	done
+
+# DVC remote: the local ../.dvc-remote by default; `make remote-s3 URL=s3://bucket/prefix [ENDPOINT=https://...]`
+# makes an S3 remote the default for this checkout (.dvc/config.local: machine settings stay out of git).
+# Credentials come from the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) or a profile.
+remote-s3: $(STAMP)
+	@test -n "$(URL)" || { echo "usage: make remote-s3 URL=s3://bucket/prefix [ENDPOINT=https://...]"; exit 2; }
+	$(BIN)/openparts storage-check $(URL) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+	$(BIN)/dvc remote add --local --force -d s3 $(URL)
+	$(if $(ENDPOINT),$(BIN)/dvc remote modify --local s3 endpointurl $(ENDPOINT))
+
+# push/pull the data and outputs DVC tracks; an S3 remote is checked first, so a wrong bucket says so.
+push pull: $(STAMP)
+	@remote=$$($(BIN)/dvc config core.remote); url=$$($(BIN)/dvc config remote.$$remote.url); \
+	case "$$url" in s3://*) endpoint=$$($(BIN)/dvc config remote.$$remote.endpointurl 2>/dev/null); \
+	$(BIN)/openparts storage-check "$$url" $${endpoint:+--endpoint-url $$endpoint} || exit 2;; esac
+	$(BIN)/dvc $@
+
+# Rerun what new pictures in data/unlabeled/ touch, polling every minute (Ctrl-C stops it).
+watch: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pipelines watch --max-polls $${POLLS:-1000000} --interval $${INTERVAL:-60}
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data_open.py

@@ -1,4 +1,5 @@
-"""The six components. `BASE_IMAGE` is our image (images/), pinned by digest for releases."""
+"""The six components. `BASE_IMAGE` is our image (images/), pinned by digest for releases; it
+already holds kfp, so nothing is pip-installed when a pod starts (GPU nodes often have no internet)."""
 
 import os
 
@@ -8,18 +9,25 @@ from kfp.dsl import HTML, Dataset, Input, Markdown, Metrics, Model, Output
 BASE_IMAGE = os.environ.get("OPENPARTS_IMAGE", "ghcr.io/openparts/openparts-cuda:0.1.0")
 
 
-@dsl.component(base_image=BASE_IMAGE)
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def object_masks(data_uri: str, data_hash: str, params: str, out: Output[Dataset]) -> None:
-    """Stage 1 on a raw dataset folder (`data_uri`; `data_hash` keys the cache to its content)."""
+    """Stage 1 on a raw dataset (`data_uri`: a folder, or s3://bucket/prefix fetched first;
+    `data_hash` keys KFP's cache to its content)."""
     import json
+    import tempfile
 
+    from openparts import storage
     from openparts.stages import run
 
-    run("object_masks", {"data": data_uri}, json.loads(params), out.path)
+    with tempfile.TemporaryDirectory(prefix="openparts-data-") as scratch:
+        source = data_uri
+        if storage.is_s3(data_uri):  # keep the URI's last two names: the set is named as a local folder would be
+            source = storage.download(data_uri, "/".join([scratch, *storage.split_uri(data_uri)[1].split("/")[-2:]]))
+        run("object_masks", {"data": source}, json.loads(params), out.path)
     out.metadata["content_hash"] = data_hash
 
 
-@dsl.component(base_image=BASE_IMAGE)
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def train(data: Input[Dataset], params: str, model: Output[Model]) -> None:
     import json
 
@@ -28,7 +36,7 @@ def train(data: Input[Dataset], params: str, model: Output[Model]) -> None:
     run("train", {"data": data.path}, json.loads(params), model.path)
 
 
-@dsl.component(base_image=BASE_IMAGE)
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def pseudo_labels(model: Input[Model], data: Input[Dataset], params: str, out: Output[Dataset]) -> None:
     import json
 
@@ -37,7 +45,7 @@ def pseudo_labels(model: Input[Model], data: Input[Dataset], params: str, out: O
     run("pseudo_labels", {"model": model.path, "data": data.path}, json.loads(params), out.path)
 
 
-@dsl.component(base_image=BASE_IMAGE)
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def cluster_features(model: Input[Model], data: Input[Dataset], params: str, out: Output[Dataset]) -> None:
     import json
 
@@ -46,7 +54,7 @@ def cluster_features(model: Input[Model], data: Input[Dataset], params: str, out
     run("cluster_features", {"model": model.path, "data": data.path}, json.loads(params), out.path)
 
 
-@dsl.component(base_image=BASE_IMAGE)
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def finetune(
     model: Input[Model],
     labeled: Input[Dataset],
@@ -65,7 +73,7 @@ def finetune(
     run("finetune", inputs, json.loads(params), tuned.path)
 
 
-@dsl.component(base_image=BASE_IMAGE)
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def evaluate(
     model: Input[Model],
     test: Input[Dataset],

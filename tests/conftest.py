@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -51,3 +54,35 @@ def car_parts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     written = convert("car-parts", shared_source("car-parts"), tmp_path_factory.mktemp("car-parts") / "out")
     return {path.name: path for path in written}
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1 for the whole session: boto3, dvc-s3 and MLflow all speak to it."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Environment pointed at the moto server with test credentials; yields a client, with bucket `openparts` made."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-access-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-key-do-not-log")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    client = boto3.client("s3")
+    client.create_bucket(Bucket="openparts")
+    yield client
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket="openparts"):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket="openparts", Key=item["Key"])
+    client.delete_bucket(Bucket="openparts")

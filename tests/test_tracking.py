@@ -60,6 +60,18 @@ def test_stage_runs_are_children_of_the_pipeline_run(store: str, tmp_path: Path,
     assert {"report.html", "manifest.json"} <= artifacts
 
 
+def test_artifacts_go_to_s3_when_configured(store: str, s3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENPARTS_ARTIFACT_LOCATION", "s3://openparts/mlflow")
+    params = {"evaluate": {"post_aware": True}}
+    with tracking.stage_run("evaluate", params, {}):
+        with stage_output("evaluate", tmp_path / "out", {}, params) as staging:
+            (staging / "report.html").write_text("<html></html>")
+        tracking.log_outputs(tmp_path / "out")
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket="openparts", Prefix="mlflow/")["Contents"]]
+    assert any(key.endswith("/artifacts/report.html") for key in keys) and any(key.endswith("/manifest.json") for key in keys)
+    assert not (tmp_path / "mlruns").exists()  # nothing went to the local store
+
+
 def test_a_failing_stage_ends_failed(store: str) -> None:
     with pytest.raises(ValueError), tracking.stage_run("train", {}, {}):
         raise ValueError("bad data")

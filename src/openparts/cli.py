@@ -58,6 +58,13 @@ def _data_parser(subparsers: argparse._SubParsersAction) -> None:
     subset.add_argument("--unlabeled", action="store_true", help="drop the parts: the unlabeled view of these images")
     subset.add_argument("--overwrite", action="store_true")
 
+    pictures = commands.add_parser("import-images", help="plain pictures (the unlabeled drop zone) into an unlabeled dataset")
+    pictures.add_argument("folder", help="folder of pictures, searched recursively (hidden and non-picture files are left out)")
+    pictures.add_argument("destination")
+    pictures.add_argument("--add-to", help="a dataset whose images come first (parts dropped, object masks kept)")
+    pictures.add_argument("--name", help="the set's name in metric keys (info.name)")
+    pictures.add_argument("--overwrite", action="store_true")
+
     show = commands.add_parser("show", help="write overlay PNGs of parts and object outline")
     show.add_argument("root")
     show.add_argument("--out", required=True, help="folder for the PNGs")
@@ -115,6 +122,10 @@ def _model_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def _stage_parser(subparsers: argparse._SubParsersAction) -> None:
     from openparts.stages import STAGES
+
+    bucket = subparsers.add_parser("storage-check", help="check that an S3 bucket exists and the credentials can list it")
+    bucket.add_argument("uri", help="s3://bucket/prefix")
+    bucket.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL or AWS)")
 
     stage = subparsers.add_parser("stage", help="run one pipeline stage (what DVC and KFP call)")
     stage.add_argument("name", choices=STAGES)
@@ -292,6 +303,10 @@ def _run_data(args: argparse.Namespace) -> int:
         stop = args.stop if args.stop is not None else len(PartDataset.open(args.source))
         labeled = False if args.unlabeled else None
         log.info("wrote %s", write_subset(args.source, args.destination, range(args.start, stop), labeled, args.overwrite))
+    elif args.data_command == "import-images":
+        from openparts.data.import_images import import_images
+
+        import_images(args.folder, args.destination, add_to=args.add_to, name=args.name, overwrite=args.overwrite)
     elif args.data_command == "show":
         from openparts.data.inspect import show
 
@@ -423,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from openparts import storage
     from openparts.data.errors import DataError, InvalidDatasetError
 
     try:
@@ -450,7 +466,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_ablate(args)
         if args.command == "object-masks":
             return _run_object_masks(args)
-    except (DataError, InvalidDatasetError, FileExistsError, FileNotFoundError, ValueError) as error:
+        if args.command == "storage-check":
+            storage.check(args.uri, args.endpoint_url)
+            sys.stdout.write(f"{args.uri}: bucket reachable\n")
+            return 0
+    except (DataError, InvalidDatasetError, FileExistsError, FileNotFoundError, ValueError, storage.StorageError) as error:
         log.error("%s", error)
         return 1
     return 2

@@ -2,6 +2,8 @@
 
 - Where: `MLFLOW_TRACKING_URI`, by default `sqlite:///mlflow.db` in the working directory
   (artifacts beside it in `mlruns/`); experiment `MLFLOW_EXPERIMENT_NAME` (default `openparts`).
+  `OPENPARTS_ARTIFACT_LOCATION` (e.g. s3://bucket/mlflow; the endpoint from
+  `MLFLOW_S3_ENDPOINT_URL` or `AWS_ENDPOINT_URL`) is where a new experiment keeps its artifacts.
 - Parent: `openparts tracking start` opens the pipeline's run and prints its id; stages find
   it in `OPENPARTS_PARENT_RUN_ID` (DVC and `make run` pass the environment down) and open
   their child run under it; `openparts tracking end` closes it. A stage without a parent
@@ -55,7 +57,7 @@ def _client_ready() -> bool:
     try:
         experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT)
         if mlflow.get_experiment_by_name(experiment) is None:
-            mlflow.create_experiment(experiment)
+            mlflow.create_experiment(experiment, artifact_location=os.environ.get("OPENPARTS_ARTIFACT_LOCATION") or None)
         mlflow.set_experiment(experiment)
         return True
     except Exception as error:  # any transport or store failure means the same: not reachable

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from openparts.data.dataset import PartDataset
 from tests.conftest import REPO
 
 TINY = {
@@ -24,7 +25,7 @@ TINY = {
             "test": {"split": "unseen", "count": 3, "seed": 2, "size": 64},
         }
     },
-    "object_masks": {"method": "gt", "checkpoint": None},
+    "object_masks": {"method": "gt", "fallback": "salient", "checkpoint": None},
     "evaluate": {"baselines": ["felzenszwalb"], "dev_images": 2, "post_aware": True},
 }
 
@@ -53,25 +54,50 @@ def project(tmp_path: Path) -> Path:
     shutil.copytree(REPO / ".dvc", folder / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp"))
     shutil.copytree(REPO / "src", folder / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     (folder / "params.yaml").write_text(yaml.safe_dump(TINY))
+    (folder / "data" / "unlabeled").mkdir(parents=True)
+    shutil.copy(REPO / "data" / "unlabeled" / "README.md", folder / "data" / "unlabeled")
     subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
     return folder
 
 
-def test_pipeline_runs_skips_and_reruns_only_what_new_unlabeled_data_touches(project: Path) -> None:
+def stamps(project: Path) -> dict[str, int]:
+    """When each output folder was last written: a rerun stage replaces its folder's marker file."""
+    markers = {"unlabeled_pool": "outputs/unlabeled_pool/annotations.json", "evaluate": "outputs/evaluate/manifest.json"}
+    markers.update(
+        {f"object_masks@{name}": f"outputs/object_masks/demo-{name}/manifest.json" for name in ("train", "dev", "unlabeled", "test")}
+    )
+    markers.update({stage: f"outputs/{stage}/manifest.json" for stage in ("train", "pseudo_labels", "cluster_features", "finetune")})
+    return {stage: (project / marker).stat().st_mtime_ns for stage, marker in markers.items()}
+
+
+def drop_pictures(folder: Path) -> None:
+    """Two real photos (scikit-image's bundled ones) land in the drop zone, one in a sub-folder."""
+    from PIL import Image
+    from skimage import data
+
+    (folder / "batch-1").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(data.astronaut()).resize((64, 64)).save(folder / "astronaut.jpg", quality=90)
+    Image.fromarray(data.coffee()).resize((80, 64)).save(folder / "batch-1" / "coffee.png")
+
+
+def test_pipeline_runs_skips_and_reruns_only_what_new_unlabeled_data_touches(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines.__main__ import main
+
     first = repro(project)
     assert {"train", "pseudo_labels", "cluster_features", "finetune", "evaluate"} <= ran(first)
     metrics = yaml.safe_load((project / "outputs" / "metrics.json").read_text())
     assert "demo-test/model/AP" in metrics and "demo-test/felzenszwalb/mIoU" in metrics
     assert (project / "outputs" / "evaluate" / "report.html").is_file()
     assert ran(repro(project)) == set()
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["data"]["demo"]["unlabeled"]["count"] = 4  # new unlabeled images land
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
-    assert ran(repro(project)) == {
-        "demo_data@unlabeled",
-        "object_masks@unlabeled",
-        "pseudo_labels",
-        "cluster_features",
-        "finetune",
-        "evaluate",
-    }
+    before = stamps(project)
+    drop_pictures(project / "data" / "unlabeled")
+    monkeypatch.setenv("OPENPARTS_TRACKING", "off")
+    watch = ["watch", "--once", "--workdir", str(project), "--drop", str(project / "data" / "unlabeled")]
+    assert main([*watch, "--state", str(project / "outputs" / "watch.json")]) == 0
+    after = stamps(project)
+    rerun = {stage for stage in before if after[stage] != before[stage]}
+    assert rerun == {"unlabeled_pool", "object_masks@unlabeled", "pseudo_labels", "cluster_features", "finetune", "evaluate"}
+    pool = PartDataset.open(project / "outputs" / "object_masks" / "demo-unlabeled" / "dataset")
+    assert len(pool) == 3 + 2 and [record["object_mask_source"] for record in pool.images][-2:] == ["salient", "salient"]
+    assert main([*watch, "--state", str(project / "outputs" / "watch.json")]) == 0
+    assert stamps(project) == after  # nothing new: the watcher leaves everything alone

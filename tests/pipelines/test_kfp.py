@@ -7,6 +7,7 @@ import pytest
 import yaml
 from pipelines.__main__ import DEFAULT_IR, compile_pipeline, run_local
 
+from openparts import storage
 from openparts.data import synth
 from tests.conftest import REPO
 
@@ -29,7 +30,8 @@ def test_cluster_settings_are_in_the_compiled_pipeline() -> None:
     assert "pipelinechannel--accelerator" in text and "retryPolicy" in text
 
 
-def test_run_local_runs_the_whole_pipeline_on_tiny_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_local_runs_the_whole_pipeline_on_tiny_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3) -> None:
+    """The unlabeled set comes from S3 (the moto server), as on a cluster; the others from folders."""
     monkeypatch.setenv("OPENPARTS_TRACKING", "off")
     sets = {
         "labeled": synth.generate(tmp_path / "data" / "train", count=4, seed=0, size=64),
@@ -47,9 +49,13 @@ def test_run_local_runs_the_whole_pipeline_on_tiny_data(tmp_path: Path, monkeypa
             }
         )
     )
-    run_local(*(str(sets[role]) for role in ("labeled", "unlabeled", "test", "dev")), str(params), tmp_path / "root")
+    storage.upload(sets["unlabeled"], "s3://openparts/raw/unlabeled")
+    uris = {**{role: str(path) for role, path in sets.items()}, "unlabeled": "s3://openparts/raw/unlabeled"}
+    run_local(*(uris[role] for role in ("labeled", "unlabeled", "test", "dev")), str(params), tmp_path / "root")
     reports = list((tmp_path / "root").rglob("report.html"))
     assert reports, "the evaluate stage wrote no report"
     metrics = json.loads(next((tmp_path / "root").rglob("metrics.json")).read_text())
     assert "data-test/model/AP" in metrics  # named after the test set's folder, as in DVC runs
+    names = {json.loads(path.read_text())["info"].get("name") for path in (tmp_path / "root").rglob("annotations.json")}
+    assert "raw-unlabeled" in names  # the set fetched from S3 is named as its folder would be
     assert REPO.joinpath("pipelines", "openparts-ops.yaml").is_file()

@@ -23,13 +23,17 @@ def write_with_object_masks(
     overwrite: bool = False,
     progress: bool = True,
     name: str | None = None,
+    keep_given: bool = False,
 ) -> Path:
     """Copy `source` (pixels byte for byte, parts unchanged, same image order and ids) with each
-    image's object mask predicted by `masker`; `object_mask_source` records `method`."""
+    image's object mask predicted by `masker`; `object_mask_source` records `method`.
+    `keep_given` keeps the masks the dataset has and predicts only the missing ones."""
     fallbacks = seen = 0
 
     def predicted(sample: PartSample) -> tuple[np.ndarray, str]:
         nonlocal fallbacks, seen
+        if keep_given and sample.object_mask is not None:
+            return sample.object_mask, sample.record.get("object_mask_source") or "gt"
         seen += 1
         mask = masker(sample.image)
         if mask.any():
