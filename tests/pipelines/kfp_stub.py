@@ -10,7 +10,8 @@ from typing import Any
 
 
 class KfpStub:
-    def __init__(self) -> None:
+    def __init__(self, refuse_with: int | None = None) -> None:
+        """`refuse_with`: answer every request with this HTTP status (e.g. 401, a bad token)."""
         self.requests: list[dict[str, Any]] = []
         self.experiments: dict[str, str] = {}
         stub = self
@@ -21,7 +22,9 @@ class KfpStub:
 
             def do_GET(self) -> None:
                 stub.requests.append({"method": "GET", "path": self.path, "headers": dict(self.headers)})
-                if self.path.startswith("/apis/v2beta1/healthz"):
+                if refuse_with:
+                    self._answer({"error": "refused"}, refuse_with)
+                elif self.path.startswith("/apis/v2beta1/healthz"):
                     self._answer({"multi_user": False})
                 elif self.path.startswith("/apis/v2beta1/experiments"):
                     found = [{"experiment_id": eid, "display_name": name} for name, eid in stub.experiments.items() if name in self.path]

@@ -94,6 +94,11 @@ def test_an_unreachable_host_fails_fast_with_its_name() -> None:
         check_reachable(f"http://127.0.0.1:{port}", timeout=2)
 
 
+def test_a_refused_token_is_explained() -> None:
+    with KfpStub(refuse_with=401) as stub, pytest.raises(SubmitError, match=r"refused the request \(HTTP 401\): check the token"):
+        check_reachable(stub.url)
+
+
 def test_a_missing_dataset_is_named(sets: dict[str, Path], tmp_path: Path, caplog) -> None:
     sets = {**sets, "test": tmp_path / "nowhere"}
     with KfpStub() as stub:
