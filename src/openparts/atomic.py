@@ -125,14 +125,16 @@ def _fsync_tree(root: Path) -> None:
         _fsync_directory(Path(directory))
 
 
-def remove_stale_temporaries(directory: str | os.PathLike[str]) -> list[Path]:
-    """Delete leftovers of writers that were killed; returns what was removed."""
+def remove_stale_temporaries(directory: str | os.PathLike[str], target: str | None = None) -> list[Path]:
+    """Delete leftovers of writers that were killed (only those building `target`, when given);
+    returns what was removed. Call it where no other writer of the same target is running."""
     removed = []
     folder = Path(directory)
     if not folder.is_dir():
         return removed
+    prefix = TEMP_PREFIX if target is None else f"{TEMP_PREFIX}{target}-"
     for entry in folder.iterdir():
-        if entry.name.startswith(TEMP_PREFIX):
+        if entry.name.startswith(prefix):
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:

@@ -50,6 +50,9 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+TIMING_KEYS = frozenset({"seconds_per_step", "images_per_second", "peak_gpu_memory_gib"})
+
+
 def checkpoint_dir_for(out_dir: Path) -> Path:
     return out_dir.parent / f"{out_dir.name}.checkpoints"
 
@@ -168,8 +171,10 @@ class Trainer:
         seconds = time.perf_counter() - started
         distributed.broadcast_buffers(model)
         if distributed.is_main_process():
-            extra = {**self.description, "config": self.config, "training": {"steps": step, "seconds": round(seconds, 1)}}
-            extra["training"]["history"] = self.history
+            # only what the run's inputs determine: a resumed run writes the same bytes as an uninterrupted one
+            # (wall times and throughput go to the log, MLflow and the stage's manifest)
+            history = [{k: v for k, v in entry.items() if k not in TIMING_KEYS} for entry in self.history]
+            extra = {**self.description, "config": self.config, "training": {"steps": step, "history": history}}
             checkpoint.save_model(model, self.out_dir, extra)
             log.info("wrote %s after %d steps in %.0f s", self.out_dir, step, seconds)
         distributed.barrier()
@@ -250,7 +255,7 @@ class Trainer:
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "rng": _rng_state(),
-                    "history": [{k: float(v) for k, v in entry.items()} for entry in self.history],
+                    "history": [{k: int(v) if k == "step" else float(v) for k, v in entry.items()} for entry in self.history],
                 }
                 checkpoint.save_train_state(staging / TRAIN_STATE_FILE, state)
             keep = max(1, self.train_config["keep_checkpoints"])

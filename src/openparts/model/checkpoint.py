@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,11 @@ def save_model(model: Any, directory: str | os.PathLike[str], extra: dict[str, A
 
 
 def write_model_files(model: Any, directory: Path, extra: dict[str, Any] | None = None) -> None:
-    model.mask2former.save_pretrained(directory, safe_serialization=True)
+    # transformers writes the files itself; they pass through openparts.atomic like every file we write
+    with tempfile.TemporaryDirectory(prefix=atomic.TEMP_PREFIX, dir=directory) as scratch:
+        model.mask2former.save_pretrained(scratch, safe_serialization=True)
+        for written in sorted(Path(scratch).iterdir()):
+            atomic.copy_file(written, directory / written.name)
     description = {
         "openparts_version": __version__,
         "model": model.model_config,

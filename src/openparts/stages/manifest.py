@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,8 @@ def resumable_checkpoints(out_dir: Path, inputs: dict[str, Path], params: dict[s
 def stage_output(stage: str, out_dir: str | os.PathLike[str], inputs: dict[str, Path], params: dict[str, Any]) -> Iterator[Path]:
     """Yield a staging folder; on success write its manifest and move it to `out_dir`."""
     input_hashes = {role: content_hash(path) for role, path in sorted(inputs.items())}
+    started = time.perf_counter()
+    atomic.remove_stale_temporaries(Path(out_dir).parent, Path(out_dir).name)  # what a killed run of this stage left
     with atomic.atomic_directory(out_dir, overwrite=True) as staging:
         yield staging
         manifest = {
@@ -93,6 +96,7 @@ def stage_output(stage: str, out_dir: str | os.PathLike[str], inputs: dict[str, 
             "openparts_version": __version__,
             "git_revision": git_revision(),
             "output_sha256": content_hash(staging),
+            "seconds": round(time.perf_counter() - started, 1),
         }
         atomic.write_text(staging / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
 
