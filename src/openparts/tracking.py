@@ -14,7 +14,9 @@
 - Status: FINISHED on success, FAILED on an exception, KILLED on SIGTERM.
 - Off or unreachable: `OPENPARTS_TRACKING=off` switches it off. If the server cannot be
   reached, the stage logs a warning saying what will not be recorded and runs untracked,
-  unless `OPENPARTS_TRACKING_REQUIRED=1`, which makes it fail before any work is done.
+  unless `OPENPARTS_TRACKING_REQUIRED=1`, which makes it fail before any work is done. If the
+  server stops answering mid-stage, the stage finishes untracked and ends by listing what was
+  not logged; with `OPENPARTS_TRACKING_REQUIRED=1` it fails at the first lost call instead.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 DEFAULT_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "openparts"
 PARENT_ENV = "OPENPARTS_PARENT_RUN_ID"
+BOUNDED_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+"""Defaults (the environment wins): a lost server costs a stage seconds, not minutes."""
 
 
 class TrackingUnavailableError(RuntimeError):
@@ -54,6 +59,8 @@ def _client_ready() -> bool:
         return False
     uri = os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI)
     mlflow.set_tracking_uri(uri)
+    for name, value in BOUNDED_RETRIES.items():  # MLflow's defaults wait minutes on a dead server
+        os.environ.setdefault(name, value)
     try:
         experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT)
         if mlflow.get_experiment_by_name(experiment) is None:
@@ -69,14 +76,39 @@ def _client_ready() -> bool:
         return False
 
 
+_lost: Counter[str] | None = None
+"""What this stage could not log since the server stopped answering (None while it answers)."""
+
+
+def _required() -> bool:
+    return os.environ.get("OPENPARTS_TRACKING_REQUIRED") == "1"
+
+
+def _log(what: str, action: Callable[[], Any]) -> Any:
+    """Run one MLflow call. When the server stops answering mid-stage, the stage goes on
+    untracked and counts what is not logged (said at the stage's end), or, with
+    OPENPARTS_TRACKING_REQUIRED=1, fails at once (its output is then never written)."""
+    global _lost
+    if _lost is not None:
+        _lost[what] += 1
+        return None
+    try:
+        return action()
+    except Exception as error:  # transport errors, 5xx after MLflow's own retries, store errors
+        if _required():
+            raise TrackingUnavailableError(f"MLflow stopped answering while logging {what} ({error}); tracking is required") from error
+        log.warning("MLflow stopped answering while logging %s (%s): the rest of this stage runs untracked", what, error)
+        _lost = Counter({what: 1})
+        return None
+
+
 class MlflowCallback(NoTracking):
     """Training metrics per step into the active run."""
 
     def on_metrics(self, step: int, metrics: dict[str, float]) -> None:
         import mlflow
 
-        with contextlib.suppress(Exception):  # a lost server must not stop training
-            mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+        _log("step metrics", lambda: mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step))
 
 
 _active = False
@@ -99,27 +131,49 @@ def stage_run(stage: str, params: dict[str, Any], inputs: dict[str, Path]) -> It
         return
     import mlflow
 
+    global _lost
     parent = os.environ.get(PARENT_ENV)
-    run = mlflow.start_run(run_name=stage, parent_run_id=parent, nested=parent is not None, tags={"openparts.stage": stage})
+    _lost = None
+    run = _log(
+        "the run",
+        lambda: mlflow.start_run(run_name=stage, parent_run_id=parent, nested=parent is not None, tags={"openparts.stage": stage}),
+    )
+    if run is None:
+        yield
+        _report_lost(stage)
+        return
     previous = signal.signal(signal.SIGTERM, _terminate)
     _active = True
+    status = "FINISHED"
     try:
-        mlflow.log_params(_flat_params(params))
+        _log("params", lambda: mlflow.log_params(_flat_params(params)))
         for role, path in sorted(inputs.items()):
-            _log_input(role, path)
+            _log("inputs", lambda role=role, path=path: _log_input(role, path))
         yield
     except KeyboardInterrupt:
-        mlflow.end_run("KILLED")
+        status = "KILLED"
         raise
     except BaseException:
-        mlflow.end_run("FAILED")
+        status = "FAILED"
         raise
-    else:
-        mlflow.end_run("FINISHED")
     finally:
         _active = False
         signal.signal(signal.SIGTERM, previous)
+        _log(f"the end status ({status})", lambda: mlflow.end_run(status))
+        if mlflow.active_run() is not None and mlflow.active_run().info.run_id == run.info.run_id:
+            with contextlib.suppress(Exception):  # MLflow pops its run stack before the request; make sure
+                mlflow.end_run(status)
         log.info("MLflow run %s (%s)", run.info.run_id, stage)
+        _report_lost(stage)
+
+
+def _report_lost(stage: str) -> None:
+    """Say, once per stage, what did not reach the tracking server."""
+    global _lost
+    if _lost:
+        summary = ", ".join(f"{what} x{count}" if count > 1 else what for what, count in _lost.items())
+        log.warning("stage %s: not logged to MLflow (the server stopped answering): %s", stage, summary)
+    _lost = None
 
 
 def log_outputs(out_dir: Path) -> None:
@@ -133,12 +187,12 @@ def log_outputs(out_dir: Path) -> None:
     metrics_file = out_dir / "metrics.json"
     if metrics_file.is_file():
         values = json.loads(metrics_file.read_text(encoding="utf-8"))
-        mlflow.log_metrics({_metric_name(k): float(v) for k, v in values.items()})
+        _log("metrics.json", lambda: mlflow.log_metrics({_metric_name(k): float(v) for k, v in values.items()}))
     for name in ("report.html", "manifest.json", "baseline_parameters.json"):
         if (out_dir / name).is_file():
-            mlflow.log_artifact(str(out_dir / name))
+            _log(name, lambda name=name: mlflow.log_artifact(str(out_dir / name)))
     if (out_dir / "overlays").is_dir():
-        mlflow.log_artifacts(str(out_dir / "overlays"), artifact_path="overlays")
+        _log("overlays", lambda: mlflow.log_artifacts(str(out_dir / "overlays"), artifact_path="overlays"))
 
 
 def _metric_name(key: str) -> str:

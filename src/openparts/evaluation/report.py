@@ -135,7 +135,7 @@ def _png_data_uri(picture: np.ndarray, max_width: int = 1200) -> str:
     if image.width > max_width:
         image = image.resize((max_width, round(image.height * max_width / image.width)))
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    image.save(buffer, format="PNG", optimize=True)  # atomic-ok: into memory, for the inline report
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -40,7 +40,7 @@ def save_model(model: Any, directory: str | os.PathLike[str], extra: dict[str, A
 def write_model_files(model: Any, directory: Path, extra: dict[str, Any] | None = None) -> None:
     # transformers writes the files itself; they pass through openparts.atomic like every file we write
     with tempfile.TemporaryDirectory(prefix=atomic.TEMP_PREFIX, dir=directory) as scratch:
-        model.mask2former.save_pretrained(scratch, safe_serialization=True)
+        model.mask2former.save_pretrained(scratch, safe_serialization=True)  # atomic-ok: scratch, copied in below
         for written in sorted(Path(scratch).iterdir()):
             atomic.copy_file(written, directory / written.name)
     description = {
@@ -91,7 +91,7 @@ def load_weights(model: Any, directory: str | os.PathLike[str]) -> None:
 
 def save_train_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     with atomic.atomic_open(path, "wb") as handle:
-        torch.save(state, handle)
+        torch.save(state, handle)  # atomic-ok: the handle is atomic_open's
 
 
 def load_train_state(path: str | os.PathLike[str]) -> dict[str, Any]:
