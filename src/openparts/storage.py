@@ -75,6 +75,8 @@ def explain(error: Exception, uri: str) -> StorageError:
     """Turn a boto3/botocore exception into a StorageError that names `uri` and the likely fix."""
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError
 
+    error = _root_cause(error, ClientError)
+
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
         return StorageError(f"{uri}: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile)")
     if isinstance(error, EndpointConnectionError):
@@ -90,6 +92,14 @@ def explain(error: Exception, uri: str) -> StorageError:
             return StorageError(f"{uri}: access denied by S3: the credentials lack permission for bucket {bucket!r}")
         return StorageError(f"{uri}: S3 request failed ({code or type(error).__name__})")
     return StorageError(f"{uri}: S3 request failed ({type(error).__name__})")
+
+
+def _root_cause(error: BaseException, wanted: type) -> BaseException:
+    """boto3's transfer manager wraps S3's answer (S3UploadFailedError, RetriesExceededError): find it."""
+    seen = error
+    while seen is not None and not isinstance(seen, wanted):
+        seen = seen.__cause__ or seen.__context__
+    return seen if seen is not None else error
 
 
 def list_objects(uri: str, s3: Any | None = None) -> list[dict[str, Any]]:
