@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint run mlflow-ui image remote-s3 push pull watch bench bench-carparts bench-table5 clean
+.PHONY: setup test lint run mlflow-ui image remote-s3 push pull watch bench bench-memory bench-carparts bench-table5 clean
 
 setup: $(STAMP)
 
@@ -76,6 +76,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/evaluation_speed.py
 	$(BIN)/python benchmarks/kmeans_speed.py
 	$(BIN)/python benchmarks/model_speed.py --preset cpu --sizes 256 512
+
+# Peak memory of evaluating 1,000 and 5,000 synthetic images (issue 7: under 2 GB).
+bench-memory: $(STAMP)
+	$(BIN)/python benchmarks/evaluation_memory.py --work outputs/bench-memory
 
 bench-carparts: $(STAMP)
 	$(BIN)/python benchmarks/carparts_quality.py --work outputs/carparts --minutes 45

@@ -31,10 +31,20 @@ def run_local(labeled: str, unlabeled: str, test: str, dev: str, params_file: st
     from pipelines.submit import pipeline_arguments
 
     arguments = pipeline_arguments({"labeled": labeled, "unlabeled": unlabeled, "test": test, "dev": dev}, params_file)
-    root.mkdir(parents=True, exist_ok=True)
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root.resolve()), raise_on_error=True)
+    folder = run_folder(root)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(folder), raise_on_error=True)
     task = build_pipeline(kubernetes=False)(**arguments)
-    return {"state": "SUCCEEDED", "outputs": str(getattr(task, "outputs", {}))}
+    return {"state": "SUCCEEDED", "root": str(folder), "outputs": str(getattr(task, "outputs", {}))}
+
+
+def run_folder(root: Path) -> Path:
+    """A folder of its own for one local run (time-stamped, unique even for runs started in the
+    same second), so two runs sharing a root never write into each other's artifacts."""
+    import tempfile
+    import time
+
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=time.strftime("run-%Y%m%d-%H%M%S-"), dir=root)).resolve()
 
 
 def _data_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:

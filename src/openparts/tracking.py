@@ -63,9 +63,10 @@ def _client_ready() -> bool:
         os.environ.setdefault(name, value)
     try:
         experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT)
-        if mlflow.get_experiment_by_name(experiment) is None:
-            mlflow.create_experiment(experiment, artifact_location=os.environ.get("OPENPARTS_ARTIFACT_LOCATION") or None)
-        mlflow.set_experiment(experiment)
+        with _store_setup_lock(uri):
+            if mlflow.get_experiment_by_name(experiment) is None:
+                mlflow.create_experiment(experiment, artifact_location=os.environ.get("OPENPARTS_ARTIFACT_LOCATION") or None)
+            mlflow.set_experiment(experiment)
         return True
     except Exception as error:  # any transport or store failure means the same: not reachable
         if os.environ.get("OPENPARTS_TRACKING_REQUIRED") == "1":
@@ -100,6 +101,25 @@ def _log(what: str, action: Callable[[], Any]) -> Any:
         log.warning("MLflow stopped answering while logging %s (%s): the rest of this stage runs untracked", what, error)
         _lost = Counter({what: 1})
         return None
+
+
+@contextlib.contextmanager
+def _store_setup_lock(uri: str) -> Iterator[None]:
+    """Two runs starting at once on a new SQLite store both create its schema and collide
+    ("table experiments already exists"): one at a time, through a lock file beside the database."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    database = Path(uri[len("sqlite:///") :])
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "a") as lock:  # atomic-ok: an empty lock file, never read
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class MlflowCallback(NoTracking):
