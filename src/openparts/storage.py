@@ -57,7 +57,7 @@ def client(endpoint_url: str | None = None) -> Any:
     from botocore.config import Config
 
     attempts = int(os.environ.get("OPENPARTS_S3_MAX_ATTEMPTS", "8"))
-    config = Config(retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+    config = Config(retries={"total_max_attempts": attempts, "mode": "standard"}, connect_timeout=10, read_timeout=60)
     return boto3.client("s3", config=config, endpoint_url=endpoint_url or None)
 
 
