@@ -4,8 +4,9 @@
 
 Prints seconds per training step (batch of the preset) and images per second of prediction
 at each size, beside the baseline measured in the same run: the plain transformers forward
-pass (fp32, autograd on, one image at a time), which our Predictor replaces with batched
-inference-mode execution. On CUDA it also reports peak GPU memory.
+pass (fp32, autograd on, one image at a time), which our Predictor replaces with batched,
+inference-mode, channels-last execution in bf16 where the hardware has it natively
+(`predict.precision: auto`). On CUDA it also reports peak GPU memory.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 import torch
 
 from openparts.config import resolve
-from openparts.engine.predict import Predictor
+from openparts.engine.predict import Predictor, inference_dtype, native_bf16
 from openparts.model import build_model
 
 log = logging.getLogger("benchmarks.model_speed")
@@ -84,10 +85,11 @@ def main() -> int:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     config = resolve(args.preset, args.overrides)
     log.info(
-        "preset %s on %s (%d threads)",
+        "preset %s on %s (%d threads; native bf16: %s)",
         args.preset,
         torch.cuda.get_device_name() if device.type == "cuda" else "CPU",
         torch.get_num_threads(),
+        native_bf16(device),
     )
     for size in args.sizes:
         if device.type == "cuda":
@@ -103,8 +105,15 @@ def main() -> int:
             memory,
         )
         ours, baseline = prediction_images_per_second(config, size, args.images, device)
+        dtype = inference_dtype(device, config["predict"]["precision"])
         log.info(
-            "%d px: prediction %.2f images/s; plain transformers forward %.2f images/s; ratio %.2fx", size, ours, baseline, ours / baseline
+            "%d px: prediction %.2f images/s (%s, channels-last %s); plain transformers forward %.2f images/s; ratio %.2fx",
+            size,
+            ours,
+            str(dtype).removeprefix("torch."),
+            config["predict"]["channels_last"],
+            baseline,
+            ours / baseline,
         )
     return 0
 

@@ -98,3 +98,34 @@ def test_score_is_class_probability_times_mask_quality() -> None:
 def test_resize_keeps_the_shortest_edge_and_caps_the_longest() -> None:
     assert resized_shape(100, 200, 50, None) == (50, 100)
     assert resized_shape(100, 400, 50, 150) == (38, 150)
+
+
+def test_channels_last_gives_the_same_scores(model, odd_sized_dataset: Path) -> None:
+    """A memory-layout change: the numbers it gives must match the plain layout's."""
+    dataset = PartDataset.open(odd_sized_dataset)
+    plain = Predictor(model, predict_config(channels_last=False, precision="fp32"), "cpu").predict_dataset(dataset, progress=False)
+    nhwc = Predictor(model, predict_config(channels_last=True, precision="fp32"), "cpu").predict_dataset(dataset, progress=False)
+    assert len(plain) == len(nhwc)
+    np.testing.assert_allclose([r["score"] for r in plain], [r["score"] for r in nhwc], atol=1e-4)
+    model.to(memory_format=torch.contiguous_format)
+
+
+def test_auto_precision_takes_bf16_only_where_it_is_native(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    from openparts.engine import predict
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(predict, "native_bf16", lambda device: False)
+    assert predict.inference_dtype(cpu, "auto") == torch.float32
+    assert predict.inference_dtype(cpu, "bf16") == torch.bfloat16 and "emulated" in caplog.text
+    monkeypatch.setattr(predict, "native_bf16", lambda device: True)
+    assert predict.inference_dtype(cpu, "auto") == torch.bfloat16
+    assert predict.inference_dtype(cpu, "fp32") == torch.float32
+    with pytest.raises(ValueError, match="predict.precision must be one of auto, fp32, bf16"):
+        predict.inference_dtype(cpu, "fp16")
+
+
+def test_bf16_prediction_runs_and_keeps_the_output_format(model, odd_sized_dataset: Path) -> None:
+    dataset = PartDataset.open(odd_sized_dataset)
+    results = Predictor(model, predict_config(precision="bf16"), "cpu").predict_dataset(dataset, progress=False)
+    assert results and all(isinstance(r["score"], float) and 0.0 <= r["score"] <= 1.0 for r in results)
+    model.to(memory_format=torch.contiguous_format)
