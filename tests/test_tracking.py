@@ -101,6 +101,7 @@ def test_sigterm_marks_the_run_killed(store: str, tmp_path: Path) -> None:
 
 
 def test_unreachable_server_runs_untracked_or_fails_fast(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    monkeypatch.delenv("OPENPARTS_TRACKING", raising=False)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")

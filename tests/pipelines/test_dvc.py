@@ -1,6 +1,7 @@
 """The local orchestrator: `dvc repro` runs the six stages, skips what did not change, and
 reruns only what depends on new unlabeled data."""
 
+import json
 import os
 import re
 import shutil
@@ -88,6 +89,13 @@ def test_pipeline_runs_skips_and_reruns_only_what_new_unlabeled_data_touches(pro
     metrics = yaml.safe_load((project / "outputs" / "metrics.json").read_text())
     assert "demo-test/model/AP" in metrics and "demo-test/felzenszwalb/mIoU" in metrics
     assert (project / "outputs" / "evaluate" / "report.html").is_file()
+    curve = (project / "outputs" / "train" / "loss.csv").read_text().splitlines()
+    assert curve[0].startswith("step,") and "loss" in curve[0].split(",") and len(curve) == 1 + TINY["overrides"]["train.iterations"]
+    shown = subprocess.run(
+        [str(Path(sys.executable).parent / "dvc"), "plots", "show", "--json"], cwd=project, capture_output=True, text=True
+    )
+    plots = json.loads(shown.stdout)["data"] if shown.returncode == 0 else shown.stderr
+    assert {"base training loss", "fine-tuning loss"} <= set(plots), plots
     assert ran(repro(project)) == set()
     before = stamps(project)
     drop_pictures(project / "data" / "unlabeled")

@@ -10,6 +10,7 @@ import random
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,10 @@ PARAMS = {
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def work(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     """Tiny inputs for every stage, made in-process once: object masks, a base model, pseudo labels and parts."""
-    os.environ["OPENPARTS_TRACKING"] = "off"
+    environment = pytest.MonkeyPatch()
+    environment.setenv("OPENPARTS_TRACKING", "off")
     root = tmp_path_factory.mktemp("reliability")
     (root / "params.yaml").write_text(yaml.safe_dump(PARAMS))
     from openparts.stages.params import stage_params
@@ -52,7 +54,8 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     inputs = {"model": paths["model"], "data": paths["unlabeled"]}
     paths["pseudo_labels"] = run("pseudo_labels", inputs, params("pseudo_labels"), root / "pseudo_labels")
     paths["pseudo_parts"] = run("cluster_features", inputs, params("cluster_features"), root / "pseudo_parts")
-    return paths
+    yield paths
+    environment.undo()
 
 
 def openparts(work: dict[str, Path], stage: str, inputs: dict[str, Path], out: Path, **fault: str) -> subprocess.CompletedProcess:

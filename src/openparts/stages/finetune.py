@@ -7,6 +7,7 @@ from typing import Any
 
 from openparts import tracking
 from openparts.engine.finetune import finetune
+from openparts.stages.curves import write_loss_curve
 from openparts.stages.manifest import artifact, resumable_checkpoints, stage_output
 
 
@@ -30,4 +31,5 @@ def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
             callback=tracking.training_callback(),
             checkpoint_dir=checkpoints,
         )
+        write_loss_curve(staging / "model", staging / "loss.csv")
     return out_dir

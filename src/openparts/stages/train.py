@@ -7,6 +7,7 @@ from typing import Any
 
 from openparts import tracking
 from openparts.engine.supervised import train_supervised
+from openparts.stages.curves import write_loss_curve
 from openparts.stages.manifest import artifact, resumable_checkpoints, stage_output
 
 
@@ -17,4 +18,5 @@ def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
     recorded = {"config": params["config"]}
     with resumable_checkpoints(out_dir, inputs, recorded) as checkpoints, stage_output("train", out_dir, inputs, recorded) as staging:
         train_supervised(datasets, staging / "model", params["config"], tracking.training_callback(), checkpoints)
+        write_loss_curve(staging / "model", staging / "loss.csv")
     return out_dir
