@@ -44,6 +44,7 @@ IMAGE ?= ghcr.io/openparts/openparts
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 image:
 	@command -v docker >/dev/null || { echo "make image needs a Docker engine (docker not found)"; exit 2; }
+	@docker info >/dev/null 2>&1 || { echo "make image needs a running Docker engine (docker info failed)"; exit 2; }
 	@for variant in cuda cpu; do \
 	  docker build -f images/Dockerfile --build-arg VARIANT=$$variant -t $(IMAGE)-$$variant:$(VERSION) . || exit 1; \
 	  echo "$(IMAGE)-$$variant:$(VERSION) image id: $$(docker image inspect --format '{{.Id}}' $(IMAGE)-$$variant:$(VERSION))"; \

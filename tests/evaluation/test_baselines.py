@@ -22,6 +22,16 @@ def test_segments_never_leave_the_object(objects: PartDataset, method: str) -> N
         assert [s.score for s in segments] == sorted((s.score for s in segments), reverse=True)
 
 
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_segments_are_the_same_on_every_run(objects: PartDataset, method: str) -> None:
+    """The stage contract: deterministic on CPU. NCut's eigen-solver starts from a random vector."""
+    runs = [segment_object(method, objects.read_image(i), objects.object_mask(i)) for _ in range(3) for i in range(len(objects))]
+    first, second, third = (runs[k * len(objects) : (k + 1) * len(objects)] for k in range(3))
+    for a, b, c in zip(first, second, third, strict=True):
+        assert [s.score for s in a] == [s.score for s in b] == [s.score for s in c]
+        assert all(np.array_equal(x.mask, y.mask) and np.array_equal(x.mask, z.mask) for x, y, z in zip(a, b, c, strict=True))
+
+
 def test_matched_segment_count_keeps_the_largest(objects: PartDataset) -> None:
     image, object_mask = objects.read_image(0), objects.object_mask(0)
     everything = segment_object("felzenszwalb", image, object_mask, scale=50.0)
