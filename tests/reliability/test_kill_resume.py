@@ -144,3 +144,43 @@ def test_other_stages_killed_leave_nothing_acceptable_and_rerun(
     )
     if stage == "evaluate":
         assert any(key.endswith("/model/AP") for key in json.loads((out / "metrics.json").read_text()))
+
+
+def test_sigterm_marks_the_stage_run_killed_and_the_rerun_resumes(work: dict[str, Path], tmp_path: Path) -> None:
+    """SIGTERM (a node drained, a pod evicted) while train runs: the MLflow run says KILLED,
+    no output is accepted, and the same command resumes from the checkpoint."""
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = tmp_path / "model"
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({**PARAMS, "overrides": {**PARAMS["overrides"], "train.iterations": 60}}))
+    command = [
+        sys.executable,
+        str(KILLER),
+        "stage",
+        "train",
+        "--input",
+        f"data={work['train']}",
+        "--out",
+        str(out),
+        "--params",
+        str(params),
+    ]
+    environment = {**os.environ, "MLFLOW_TRACKING_URI": store, "MLFLOW_EXPERIMENT_NAME": "sigterm"}
+    environment.pop("OPENPARTS_TRACKING", None)
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("model.checkpoints/*/step_*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=120)
+    assert process.returncode != 0 and unaccepted(out, "model"), "train ended before the signal: raise train.iterations"
+    client = MlflowClient(store)
+    (stage_run,) = client.search_runs([client.get_experiment_by_name("sigterm").experiment_id])
+    assert stage_run.info.status == "KILLED"
+    rerun = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False)
+    assert rerun.returncode == 0 and "resuming from" in rerun.stderr, rerun.stderr[-2000:]
+    assert read_manifest(out)["stage"] == "train"
