@@ -179,10 +179,7 @@ def stage_run(stage: str, params: dict[str, Any], inputs: dict[str, Path]) -> It
     finally:
         _active = False
         signal.signal(signal.SIGTERM, previous)
-        _log(f"the end status ({status})", lambda: mlflow.end_run(status))
-        if mlflow.active_run() is not None and mlflow.active_run().info.run_id == run.info.run_id:
-            with contextlib.suppress(Exception):  # MLflow pops its run stack before the request; make sure
-                mlflow.end_run(status)
+        _log(f"the end status ({status})", lambda: mlflow.end_run(status))  # MLflow pops its run stack first
         log.info("MLflow run %s (%s)", run.info.run_id, stage)
         _report_lost(stage)
 

@@ -9,7 +9,6 @@ from pipelines.__main__ import DEFAULT_IR, compile_pipeline, run_local
 
 from openparts import storage
 from openparts.data import synth
-from tests.conftest import REPO
 
 
 def test_compiled_pipeline_matches_the_reviewed_file(tmp_path: Path) -> None:
@@ -58,4 +57,3 @@ def test_run_local_runs_the_whole_pipeline_on_tiny_data(tmp_path: Path, monkeypa
     assert "data-test/model/AP" in metrics  # named after the test set's folder, as in DVC runs
     names = {json.loads(path.read_text())["info"].get("name") for path in (tmp_path / "root").rglob("annotations.json")}
     assert "raw-unlabeled" in names  # the set fetched from S3 is named as its folder would be
-    assert REPO.joinpath("pipelines", "openparts-ops.yaml").is_file()

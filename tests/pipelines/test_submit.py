@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pipelines.__main__ import DEFAULT_IR, main
+from pipelines.__main__ import main
 from pipelines.submit import SubmitError, check_reachable, data_hash
 
 from openparts.data import synth
@@ -105,6 +105,3 @@ def test_a_missing_dataset_is_named(sets: dict[str, Path], tmp_path: Path, caplo
         assert main(["submit", "--host", stub.url, *data_flags(sets)]) == 2
     assert "nowhere: dataset not found" in caplog.text and not stub.posted("/apis/v2beta1/runs")
 
-
-def test_the_default_package_is_the_reviewed_ir() -> None:
-    assert DEFAULT_IR.name == "openparts-ops.yaml" and DEFAULT_IR.is_file()

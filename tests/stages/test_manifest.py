@@ -67,3 +67,20 @@ def test_checkpoints_resume_the_same_work_only_and_go_when_it_is_done(tmp_path: 
     with resumable_checkpoints(out, {"data": data}, {"lr": 1}) as changed:
         assert changed != first and not first.exists()  # new data: start afresh, stale ones gone
     assert not (tmp_path / "train.checkpoints").exists()
+
+
+def test_content_hash_reads_a_folder_once_and_sees_every_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from openparts.stages import manifest
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "a.txt").write_text("one")
+    reads = []
+    real = manifest._digest
+    monkeypatch.setattr(manifest, "_digest", lambda root, files: reads.append(root) or real(root, files))
+    first = manifest.content_hash(folder)
+    assert manifest.content_hash(folder) == first and len(reads) == 1  # fingerprint, manifest, MLflow input: one read
+    (folder / "a.txt").write_text("two")
+    assert manifest.content_hash(folder) != first
+    (folder / "b.txt").write_text("new file")
+    assert len({first, manifest.content_hash(folder)}) == 2 and len(reads) == 3
