@@ -179,7 +179,11 @@ def stage_run(stage: str, params: dict[str, Any], inputs: dict[str, Path]) -> It
     finally:
         _active = False
         signal.signal(signal.SIGTERM, previous)
-        _log(f"the end status ({status})", lambda: mlflow.end_run(status))  # MLflow pops its run stack first
+        _log(f"the end status ({status})", lambda: mlflow.end_run(status))
+        if mlflow.active_run() is not None and mlflow.active_run().info.run_id == run.info.run_id:
+            # the server was lost earlier, so _log skipped end_run: take the run off MLflow's local stack anyway
+            with contextlib.suppress(Exception):
+                mlflow.end_run(status)
         log.info("MLflow run %s (%s)", run.info.run_id, stage)
         _report_lost(stage)
 
