@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint run mlflow-ui image remote-s3 push pull watch bench bench-memory bench-carparts bench-table5 clean
+.PHONY: setup test lint run mlflow-ui image remote-s3 push pull watch experiment tables bench bench-memory bench-quality bench-carparts clean
 
 setup: $(STAMP)
 
@@ -27,11 +27,7 @@ lint: $(STAMP)
 # Tracking: sqlite:///mlflow.db unless MLFLOW_TRACKING_URI is set; OPENPARTS_TRACKING=off skips it.
 # When DVC reports nothing changed, no MLflow run is opened (an empty parent run helps nobody).
 run: $(STAMP)
-	@if PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc status -q; then echo "dvc: nothing changed since the last run"; else \
-	parent=$$($(BIN)/openparts tracking start --name "make run"); \
-	PATH="$(abspath $(BIN)):$$PATH" OPENPARTS_PARENT_RUN_ID="$$parent" $(BIN)/dvc repro; status=$$?; \
-	if [ $$status -eq 0 ]; then $(BIN)/openparts tracking end "$$parent"; else $(BIN)/openparts tracking end "$$parent" --status FAILED; fi; \
-	[ $$status -eq 0 ] || exit $$status; fi
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pipelines repro
 	@$(BIN)/openparts metrics outputs/metrics.json
 	@echo "report: outputs/evaluate/report.html    manifests: outputs/*/manifest.json    runs: make mlflow-ui"
 
@@ -72,6 +68,17 @@ push pull: $(STAMP)
 watch: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pipelines watch --max-polls $${POLLS:-1000000} --interval $${INTERVAL:-60}
 
+# A paper table as a named experiment (experiments/NAME.yaml): one `dvc exp run` per variant, all in the
+# MLflow experiment openparts-NAME. DEMO=1 runs the variants on the demo data and preset (minutes);
+# HOST=<KFP API> DATA_ROOT=s3://.../data submits them as KFP runs instead. `make tables` reports them.
+experiment: $(STAMP)
+	@test -n "$(NAME)" || { echo "usage: make experiment NAME=table2 [DEMO=1] [HOST=https://kfp.example DATA_ROOT=s3://bucket/data]"; exit 2; }
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pipelines experiment $(NAME) $(if $(DEMO),--demo) $(if $(HOST),--host $(HOST) --data-root $(DATA_ROOT))
+
+# The paper's Tables 1-5 beside our runs of them (markdown, also in outputs/tables.md).
+tables: $(STAMP)
+	$(BIN)/openparts report tables --out outputs/tables.md
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data_open.py
 	$(BIN)/python benchmarks/evaluation_speed.py
@@ -83,11 +90,14 @@ bench: $(STAMP)
 bench-memory: $(STAMP)
 	$(BIN)/python benchmarks/evaluation_memory.py --work outputs/bench-memory
 
+# Quality on the real data of ../shared/data: baselines, object-awareness ablation, OPS, class-aware vs
+# agnostic, synthetic categories added; benchmarks/results/quality.md. Hours on 2 CPU cores (ITERATIONS
+# training steps per model, 4 models), minutes on a GPU.
+bench-quality: $(STAMP)
+	$(BIN)/python benchmarks/quality.py --work outputs/quality --iterations $${ITERATIONS:-2000}
+
 bench-carparts: $(STAMP)
 	$(BIN)/python benchmarks/carparts_quality.py --work outputs/carparts --minutes 45
-
-bench-table5: $(STAMP)
-	$(BIN)/python benchmarks/table5.py --model outputs/carparts/model --work outputs/table5
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -23,20 +23,17 @@ from skimage import data
 
 REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("bench")
-TINY = {
-    "preset": "tiny",
-    "overrides": {"train.iterations": 6, "finetune.iterations": 4},
-    "data": {
-        "demo": {
-            "train": {"split": "seen", "count": 8, "seed": 0, "size": 64},
-            "dev": {"split": "seen", "count": 2, "seed": 3, "size": 64},
-            "unlabeled": {"split": "unseen", "count": 6, "seed": 1, "size": 64},
-            "test": {"split": "unseen", "count": 4, "seed": 2, "size": 64},
-        }
-    },
-    "object_masks": {"method": "gt", "fallback": "salient", "checkpoint": None},
-    "evaluate": {"baselines": ["felzenszwalb"], "dev_images": 2, "post_aware": True},
-}
+
+
+def tiny_params() -> dict:
+    """The project's params.yaml on the tiny preset and tiny demo data (every other group as shipped)."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["preset"] = "tiny"
+    params["overrides"] = {"train.iterations": 6, "finetune.iterations": 4}
+    sizes = {"train": ("seen", 8, 0), "dev": ("seen", 2, 3), "unlabeled": ("unseen", 6, 1), "test": ("unseen", 4, 2)}
+    params["data"]["demo"] = {name: {"split": s, "count": c, "seed": seed, "size": 64} for name, (s, c, seed) in sizes.items()}
+    params["evaluate"] = {"baselines": ["felzenszwalb"], "dev_images": 2, "post_aware": True}
+    return params
 
 
 def repro(folder: Path) -> float:
@@ -54,7 +51,7 @@ def project(work: Path) -> Path:
         shutil.copy(REPO / name, work / name)
     shutil.copytree(REPO / ".dvc", work / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp", "config.local"))
     shutil.copytree(REPO / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    (work / "params.yaml").write_text(yaml.safe_dump(TINY))
+    (work / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
     (work / "data" / "unlabeled").mkdir(parents=True)
     shutil.copy(REPO / "data" / "unlabeled" / "README.md", work / "data" / "unlabeled")
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)

@@ -76,6 +76,7 @@ def finetune(
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def evaluate(
     model: Input[Model],
+    base: Input[Model],
     test: Input[Dataset],
     dev: Input[Dataset],
     params: str,
@@ -88,13 +89,15 @@ def evaluate(
 
     from openparts import atomic
     from openparts.stages import run
+    from openparts.tracking import metric_name
 
-    out = run("evaluate", {"model": model.path, "test": test.path, "dev": dev.path}, json.loads(params), report.path + ".folder")
+    inputs = {"model": model.path, "base": base.path, "test": test.path, "dev": dev.path}
+    out = run("evaluate", inputs, json.loads(params), report.path + ".folder")
     atomic.copy_file(os.path.join(out, "report.html"), report.path)
     with open(os.path.join(out, "metrics.json"), encoding="utf-8") as handle:
         values = json.load(handle)
     rows = ["| metric | value |", "|---|---|"]
     for key, value in sorted(values.items()):
-        metrics.log_metric(key.replace("@", ".at."), float(value))
+        metrics.log_metric(metric_name(key), float(value))
         rows.append(f"| {key} | {value:.2f} |")
     atomic.write_text(summary.path, "\n".join(rows) + "\n")

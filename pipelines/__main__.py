@@ -1,4 +1,4 @@
-"""`python -m pipelines compile | run-local | submit | schedule | watch`: see pipelines/README.md."""
+"""`python -m pipelines repro | compile | run-local | submit | schedule | watch | experiment`: see pipelines/README.md."""
 
 from __future__ import annotations
 
@@ -79,6 +79,10 @@ def _arguments(args: argparse.Namespace, unlabeled: str | None = None) -> dict:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    repro = commands.add_parser("repro", help="dvc repro inside an MLflow parent run (make run); nothing when nothing changed")
+    repro.add_argument("--workdir", type=Path, default=Path("."), help="where dvc.yaml is")
+    repro.add_argument("--name", default="make run", help="the parent run's name")
+
     build = commands.add_parser("compile", help="write the pipeline's IR YAML")
     build.add_argument("--out", type=Path, default=DEFAULT_IR)
 
@@ -109,6 +113,15 @@ def _parser() -> argparse.ArgumentParser:
     watcher.add_argument("--workdir", type=Path, default=Path("."), help="local mode: where dvc.yaml is")
     _data_arguments(watcher, required=False)
     _cluster_arguments(watcher, host_required=False)
+
+    table = commands.add_parser("experiment", help="run a paper table (experiments/NAME.yaml): dvc exp run per variant, or KFP runs")
+    table.add_argument("name", help="experiment file name, e.g. table2")
+    table.add_argument("--variant", action="append", help="run only this variant (repeat; default: all)")
+    table.add_argument("--demo", action="store_true", help="params.yaml's datasets and preset, salient masks: try it")
+    table.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change a params.yaml entry last")
+    table.add_argument("--workdir", type=Path, default=Path("."), help="local mode: where dvc.yaml is")
+    table.add_argument("--data-root", help="cluster mode: where the `data/` folders are, e.g. s3://bucket/openparts/data")
+    _cluster_arguments(table, host_required=False)
     return parser
 
 
@@ -116,10 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from openparts import storage
+    from pipelines.experiment import ExperimentError
+    from pipelines.local import DvcError
     from pipelines.submit import SubmitError
 
     try:
-        if args.command == "compile":
+        if args.command == "repro":
+            from pipelines import local
+
+            if local.unchanged(args.workdir):
+                log.info("dvc: nothing changed since the last run")
+            else:
+                local.dvc(args.workdir, ["repro"], args.name)
+        elif args.command == "compile":
             log.info("wrote %s", compile_pipeline(args.out))
         elif args.command == "run-local":
             log.info("%s", run_local(args.labeled, args.unlabeled, args.test, args.dev, args.params, args.root))
@@ -143,12 +165,39 @@ def main(argv: list[str] | None = None) -> int:
                 args.pipeline_root,
             )
             sys.stdout.write(recurring_id + "\n")
+        elif args.command == "experiment":
+            _experiment(args)
         else:
             _watch(args)
-    except (SubmitError, storage.StorageError) as error:
+    except (SubmitError, storage.StorageError, ExperimentError, DvcError) as error:
         log.error("%s", error)
         return 2
     return 0
+
+
+def _experiment(args: argparse.Namespace) -> None:
+    import yaml
+
+    from pipelines import experiment
+    from pipelines.submit import pipeline_arguments, submit
+
+    spec = experiment.load(args.name)
+    variants = args.variant or list(spec["variants"])
+    if not args.host:
+        names = experiment.run_local(spec, args.workdir, variants, args.demo, args.set)
+        log.info("DVC experiments %s (dvc exp show), MLflow experiment openparts-%s: openparts report tables", ", ".join(names), args.name)
+        return
+    if not args.data_root:
+        raise experiment.ExperimentError("--host needs --data-root: where the experiment's data/ folders are on the cluster")
+    client = _client(args)
+    base = yaml.safe_load((args.workdir / "params.yaml").read_text(encoding="utf-8")) or {}
+
+    def send(uris: dict[str, str], params_file: Path, run_name: str) -> str:
+        arguments = pipeline_arguments(uris, params_file, accelerator=args.accelerator, gpus=args.gpus)
+        return submit(client, args.package, arguments, args.name, run_name, args.pipeline_root)
+
+    for variant, run_id in experiment.submit_cluster(spec, variants, base, args.data_root, send, args.set).items():
+        sys.stdout.write(f"{variant} {run_id}\n")
 
 
 def _watch(args: argparse.Namespace) -> None:

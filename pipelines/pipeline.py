@@ -74,6 +74,9 @@ def build_pipeline(kubernetes: bool = True):
             ),
             True,
         )
-        place(evaluate(model=tuned.outputs["tuned"], test=test.outputs["out"], dev=dev.outputs["out"], params=params), False)
+        scored = evaluate(
+            model=tuned.outputs["tuned"], base=base.outputs["model"], test=test.outputs["out"], dev=dev.outputs["out"], params=params
+        )
+        place(scored, False)
 
     return ops

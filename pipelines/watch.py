@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from openparts import atomic, tracking
+from openparts import atomic
+from pipelines import local
 from pipelines.submit import data_hash
 
 log = logging.getLogger("pipelines")
@@ -62,15 +60,6 @@ def dvc_repro(workdir: Path) -> Callable[[str], None]:
     """A rerun that runs `dvc repro` in `workdir` inside one MLflow parent run, as `make run` does."""
 
     def rerun(new_hash: str) -> None:
-        bin_dir = Path(sys.executable).parent
-        environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-        parent = tracking.start_pipeline_run(f"new unlabeled data {new_hash[:12]}")
-        if parent:
-            environment[tracking.PARENT_ENV] = parent
-        result = subprocess.run([str(bin_dir / "dvc"), "repro"], cwd=workdir, env=environment, check=False)
-        if parent:
-            tracking.end_pipeline_run(parent, "FINISHED" if result.returncode == 0 else "FAILED")
-        if result.returncode != 0:
-            raise RuntimeError(f"dvc repro in {workdir} failed with exit code {result.returncode}")
+        local.dvc(workdir, ["repro"], f"new unlabeled data {new_hash[:12]}")
 
     return rerun

@@ -171,6 +171,12 @@ def _evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     ablate.add_argument("--out", required=True, help="JSON file for the table")
     ablate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a predict.* key")
 
+    report = subparsers.add_parser("report", help="reports over tracked runs")
+    report_commands = report.add_subparsers(dest="report_command", required=True)
+    tables = report_commands.add_parser("tables", help="the paper's Tables 1-5 beside our runs (make experiment NAME=tableN)")
+    tables.add_argument("--table", type=int, action="append", choices=(1, 2, 3, 4, 5), help="only this table (repeat; default: all)")
+    tables.add_argument("--out", help="also write the markdown here")
+
     objects = subparsers.add_parser("object-masks", help="copy a dataset with object masks predicted by a model")
     objects.add_argument("--data", required=True, help="dataset folder")
     objects.add_argument("--method", required=True, choices=[m for m in METHODS if m != "gt"])
@@ -205,6 +211,22 @@ def _run_tracking(args: argparse.Namespace) -> int:
         sys.stdout.write((tracking.start_pipeline_run(args.name) or "") + "\n")
     else:
         tracking.end_pipeline_run(args.run_id, args.status)
+    return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    import os
+
+    import mlflow
+
+    from openparts import atomic, tracking
+    from openparts.evaluation import tables
+
+    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", tracking.DEFAULT_URI))
+    text = tables.report(args.table or list(tables.TABLES))
+    if args.out:
+        atomic.write_text(args.out, text)
+    sys.stdout.write(text)
     return 0
 
 
@@ -464,6 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_metrics(args)
         if args.command == "ablate":
             return _run_ablate(args)
+        if args.command == "report":
+            return _run_report(args)
         if args.command == "object-masks":
             return _run_object_masks(args)
         if args.command == "storage-check":

@@ -50,7 +50,14 @@ def enabled() -> bool:
     return os.environ.get("OPENPARTS_TRACKING", "on").lower() not in ("off", "0", "false", "no")
 
 
-def _client_ready() -> bool:
+def experiment_name(params: dict[str, Any] | None = None) -> str:
+    """A paper-table run's own experiment (`openparts-<name>`, from params' `experiment.name`),
+    else MLFLOW_EXPERIMENT_NAME, else `openparts`."""
+    name = ((params or {}).get("experiment") or {}).get("name")
+    return f"openparts-{name}" if name else os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT)
+
+
+def _client_ready(experiment: str | None = None) -> bool:
     """Point MLflow at the configured store and check that it answers; say what happens if not."""
     try:
         import mlflow
@@ -62,8 +69,10 @@ def _client_ready() -> bool:
     for name, value in BOUNDED_RETRIES.items():  # MLflow's defaults wait minutes on a dead server
         os.environ.setdefault(name, value)
     try:
-        experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT)
         with _store_setup_lock(uri):
+            if experiment is None:  # only the store is needed (closing a run): no experiment is made
+                mlflow.search_experiments(max_results=1)
+                return True
             if mlflow.get_experiment_by_name(experiment) is None:
                 mlflow.create_experiment(experiment, artifact_location=os.environ.get("OPENPARTS_ARTIFACT_LOCATION") or None)
             mlflow.set_experiment(experiment)
@@ -146,7 +155,7 @@ def _terminate(signum: int, frame: Any) -> None:
 def stage_run(stage: str, params: dict[str, Any], inputs: dict[str, Path]) -> Iterator[None]:
     """A child run around a stage; a no-op when tracking is off or unreachable."""
     global _active
-    if not enabled() or not _client_ready():
+    if not enabled() or not _client_ready(experiment_name(params)):
         yield
         return
     import mlflow
@@ -154,10 +163,8 @@ def stage_run(stage: str, params: dict[str, Any], inputs: dict[str, Path]) -> It
     global _lost
     parent = os.environ.get(PARENT_ENV)
     _lost = None
-    run = _log(
-        "the run",
-        lambda: mlflow.start_run(run_name=stage, parent_run_id=parent, nested=parent is not None, tags={"openparts.stage": stage}),
-    )
+    tags = {"openparts.stage": stage, **{f"openparts.{key}": value for key, value in (params.get("experiment") or {}).items()}}
+    run = _log("the run", lambda: mlflow.start_run(run_name=stage, parent_run_id=parent, nested=parent is not None, tags=tags))
     if run is None:
         yield
         _report_lost(stage)
@@ -208,7 +215,7 @@ def log_outputs(out_dir: Path) -> None:
     metrics_file = out_dir / "metrics.json"
     if metrics_file.is_file():
         values = json.loads(metrics_file.read_text(encoding="utf-8"))
-        _log("metrics.json", lambda: mlflow.log_metrics({_metric_name(k): float(v) for k, v in values.items()}))
+        _log("metrics.json", lambda: mlflow.log_metrics({metric_name(k): float(v) for k, v in values.items()}))
     for name in ("report.html", "manifest.json", "baseline_parameters.json"):
         if (out_dir / name).is_file():
             _log(name, lambda name=name: mlflow.log_artifact(str(out_dir / name)))
@@ -216,9 +223,10 @@ def log_outputs(out_dir: Path) -> None:
         _log("overlays", lambda: mlflow.log_artifacts(str(out_dir / "overlays"), artifact_path="overlays"))
 
 
-def _metric_name(key: str) -> str:
-    """MLflow allows letters, digits, _ - . space / and :; our keys use @ for matched baselines."""
-    return key.replace("@", ".at.")
+def metric_name(key: str) -> str:
+    """MLflow allows letters, digits, _ - . space / and :; our keys use @ for matched baselines
+    and + in the ablation's pre+post rows (one bad name would lose the whole batch)."""
+    return key.replace("@", ".at.").replace("+", ".plus.")
 
 
 def _flat_params(params: dict[str, Any]) -> dict[str, str]:
@@ -244,15 +252,24 @@ def _log_input(role: str, path: Path) -> None:
     mlflow.log_input(MetaDataset(source=source, name=f"{role}:{Path(path).name}", digest=digest), context=role)
 
 
-def start_pipeline_run(name: str = "pipeline") -> str | None:
-    """Open the parent run (left RUNNING for the stages) and return its id; None when off or unreachable."""
-    if not enabled() or not _client_ready():
+def start_pipeline_run(name: str = "pipeline", params: dict[str, Any] | None = None) -> str | None:
+    """Open the parent run (left RUNNING for the stages) and return its id; None when off or unreachable.
+    `params` with an `experiment` group put it in that table's experiment, tagged like its stages."""
+    experiment_id = _ready_experiment(params)
+    if experiment_id is None:
         return None
-    import mlflow
     from mlflow.tracking import MlflowClient
 
-    experiment = mlflow.get_experiment_by_name(os.environ.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT))
-    return MlflowClient().create_run(experiment.experiment_id, run_name=name, tags={"openparts.pipeline": "true"}).info.run_id
+    tags = {"openparts.pipeline": "true", **{f"openparts.{k}": v for k, v in ((params or {}).get("experiment") or {}).items()}}
+    return MlflowClient().create_run(experiment_id, run_name=name, tags=tags).info.run_id
+
+
+def _ready_experiment(params: dict[str, Any] | None) -> str | None:
+    if not enabled() or not _client_ready(experiment_name(params)):
+        return None
+    import mlflow
+
+    return mlflow.get_experiment_by_name(experiment_name(params)).experiment_id
 
 
 def end_pipeline_run(run_id: str, status: str = "FINISHED") -> None:

@@ -33,3 +33,21 @@ def test_a_subset_can_carry_its_name_for_metric_keys(tiny_dataset: Path, tmp_pat
     out = write_subset(tiny_dataset, tmp_path / "folder", [0], name="cars-test")
     assert dataset_key(PartDataset.open(out)) == "cars-test"
     assert dataset_key(PartDataset.open(tiny_dataset)) == f"{tiny_dataset.parent.name}-tiny"
+
+
+def test_union_pools_sources_in_order_and_refuses_clashing_file_names(tiny_dataset: Path, tmp_path: Path) -> None:
+    from openparts.data.subset import write_union
+
+    first = write_subset(tiny_dataset, tmp_path / "a", [0, 1])
+    second = tmp_path / "b"
+    write_subset(tiny_dataset, second, [2])
+    pool = PartDataset.open(write_union([first, second], tmp_path / "pool", name="pool"))
+    source = PartDataset.open(tiny_dataset)
+    assert [r["id"] for r in pool.images] == [1, 2, 3] and not pool.labeled and pool.info["name"] == "pool"
+    assert [pool.image_path(i).read_bytes() for i in range(3)] == [source.image_path(i).read_bytes() for i in range(3)]
+    assert pool.object_mask(2).tolist() == source.object_mask(2).tolist()
+    labeled = PartDataset.open(write_union([first, second], tmp_path / "labeled", labeled=True))
+    assert len(labeled.annotations) == len(source.annotations)
+    with pytest.raises(ValueError, match="same file names"):
+        write_union([first, first], tmp_path / "twice")
+    assert not (tmp_path / "twice").exists()

@@ -4,7 +4,6 @@ reruns only what depends on new unlabeled data."""
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,22 +12,7 @@ import pytest
 import yaml
 
 from openparts.data.dataset import PartDataset
-from tests.conftest import REPO
-
-TINY = {
-    "preset": "tiny",
-    "overrides": {"train.iterations": 2, "finetune.iterations": 2},
-    "data": {
-        "demo": {
-            "train": {"split": "seen", "count": 4, "seed": 0, "size": 64},
-            "dev": {"split": "seen", "count": 2, "seed": 3, "size": 64},
-            "unlabeled": {"split": "unseen", "count": 3, "seed": 1, "size": 64},
-            "test": {"split": "unseen", "count": 3, "seed": 2, "size": 64},
-        }
-    },
-    "object_masks": {"method": "gt", "fallback": "salient", "checkpoint": None},
-    "evaluate": {"baselines": ["felzenszwalb"], "dev_images": 2, "post_aware": True},
-}
+from tests.pipelines.tiny_project import make_project
 
 
 def repro(folder: Path) -> str:
@@ -46,27 +30,13 @@ def ran(output: str) -> set[str]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    if shutil.which("git") is None:
-        pytest.skip("dvc needs git here")
-    folder = tmp_path / "project"
-    folder.mkdir()
-    for name in ("dvc.yaml", ".dvcignore"):
-        shutil.copy(REPO / name, folder / name)
-    shutil.copytree(REPO / ".dvc", folder / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp"))
-    shutil.copytree(REPO / "src", folder / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    (folder / "params.yaml").write_text(yaml.safe_dump(TINY))
-    (folder / "data" / "unlabeled").mkdir(parents=True)
-    shutil.copy(REPO / "data" / "unlabeled" / "README.md", folder / "data" / "unlabeled")
-    subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
-    return folder
+    return make_project(tmp_path / "project")
 
 
 def stamps(project: Path) -> dict[str, int]:
     """When each output folder was last written: a rerun stage replaces its folder's marker file."""
     markers = {"unlabeled_pool": "outputs/unlabeled_pool/annotations.json", "evaluate": "outputs/evaluate/manifest.json"}
-    markers.update(
-        {f"object_masks@{name}": f"outputs/object_masks/demo-{name}/manifest.json" for name in ("train", "dev", "unlabeled", "test")}
-    )
+    markers.update({f"object_masks@{name}": f"outputs/object_masks/{name}/manifest.json" for name in ("train", "dev", "unlabeled", "test")})
     markers.update({stage: f"outputs/{stage}/manifest.json" for stage in ("train", "pseudo_labels", "cluster_features", "finetune")})
     return {stage: (project / marker).stat().st_mtime_ns for stage, marker in markers.items()}
 
@@ -87,10 +57,10 @@ def test_pipeline_runs_skips_and_reruns_only_what_new_unlabeled_data_touches(pro
     first = repro(project)
     assert {"train", "pseudo_labels", "cluster_features", "finetune", "evaluate"} <= ran(first)
     metrics = yaml.safe_load((project / "outputs" / "metrics.json").read_text())
-    assert "demo-test/model/AP" in metrics and "demo-test/felzenszwalb/mIoU" in metrics
+    assert "demo-test/model/AP" in metrics and "demo-test/felzenszwalb/mIoU" in metrics and "demo-test/base/AP" in metrics
     assert (project / "outputs" / "evaluate" / "report.html").is_file()
     curve = (project / "outputs" / "train" / "loss.csv").read_text().splitlines()
-    assert curve[0].startswith("step,") and "loss" in curve[0].split(",") and len(curve) == 1 + TINY["overrides"]["train.iterations"]
+    assert curve[0].startswith("step,") and "loss" in curve[0].split(",") and len(curve) == 1 + 2
     shown = subprocess.run(
         [str(Path(sys.executable).parent / "dvc"), "plots", "show", "--json"], cwd=project, capture_output=True, text=True
     )
@@ -98,14 +68,16 @@ def test_pipeline_runs_skips_and_reruns_only_what_new_unlabeled_data_touches(pro
     assert {"base training loss", "fine-tuning loss"} <= set(plots), plots
     assert ran(repro(project)) == set()
     before = stamps(project)
-    drop_pictures(project / "data" / "unlabeled")
     monkeypatch.setenv("OPENPARTS_TRACKING", "off")
+    assert main(["repro", "--workdir", str(project)]) == 0  # make run: nothing changed, nothing rerun
+    assert stamps(project) == before
+    drop_pictures(project / "data" / "unlabeled")
     watch = ["watch", "--once", "--workdir", str(project), "--drop", str(project / "data" / "unlabeled")]
     assert main([*watch, "--state", str(project / "outputs" / "watch.json")]) == 0
     after = stamps(project)
     rerun = {stage for stage in before if after[stage] != before[stage]}
     assert rerun == {"unlabeled_pool", "object_masks@unlabeled", "pseudo_labels", "cluster_features", "finetune", "evaluate"}
-    pool = PartDataset.open(project / "outputs" / "object_masks" / "demo-unlabeled" / "dataset")
+    pool = PartDataset.open(project / "outputs" / "object_masks" / "unlabeled" / "dataset")
     assert len(pool) == 3 + 2 and [record["object_mask_source"] for record in pool.images][-2:] == ["salient", "salient"]
     assert main([*watch, "--state", str(project / "outputs" / "watch.json")]) == 0
     assert stamps(project) == after  # nothing new: the watcher leaves everything alone

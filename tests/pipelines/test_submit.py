@@ -104,4 +104,3 @@ def test_a_missing_dataset_is_named(sets: dict[str, Path], tmp_path: Path, caplo
     with KfpStub() as stub:
         assert main(["submit", "--host", stub.url, *data_flags(sets)]) == 2
     assert "nowhere: dataset not found" in caplog.text and not stub.posted("/apis/v2beta1/runs")
-

@@ -187,8 +187,14 @@ def write_report(
     dev_images: int = 20,
     overlays: int = 6,
     coco_backend: str = DEFAULT_BACKEND,
+    others: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
+    truth: dict[str, PartDataset] | None = None,
 ) -> dict[str, float]:
-    """Score predictions and baselines on every dataset, write everything, return metrics."""
+    """Score predictions and baselines on every dataset, write everything, return metrics.
+
+    `others`: more methods' predictions ({method: {dataset key: predictions}}, e.g. the base
+    model beside the fine-tuned one). `truth`: the dataset a key is scored against when it is
+    not the dataset itself (a copy with predicted object masks is scored inside the real object)."""
     out = Path(out_dir)
     metrics: dict[str, float] = {}
     sections = []
@@ -203,17 +209,21 @@ def write_report(
     for dataset in datasets:
         key = dataset_key(dataset)
         own = predictions[key]
+        reference = (truth or {}).get(key, dataset)
         columns = {method_name: own}
-        for name, value in score_predictions(dataset, own, coco_backend).items():
+        for name, value in score_predictions(reference, own, coco_backend).items():
             metrics[f"{key}/{method_name}/{name}"] = value
+        for other, by_key in (others or {}).items():
+            for name, value in score_predictions(reference, by_key[key], coco_backend).items():
+                metrics[f"{key}/{other}/{name}"] = value
         counts = Counter(p["image_id"] for p in own)
         for method in baseline_methods:
             result = baselines.predict_baseline(dataset, method, tuned[method])
             columns[method] = result
-            for name, value in score_predictions(dataset, result, coco_backend).items():
+            for name, value in score_predictions(reference, result, coco_backend).items():
                 metrics[f"{key}/{method}/{name}"] = value
             matched = keep_top(result, {i: max(1, c) for i, c in counts.items()})
-            for name, value in score_predictions(dataset, matched, coco_backend).items():
+            for name, value in score_predictions(reference, matched, coco_backend).items():
                 metrics[f"{key}/{method}@matched/{name}"] = value
         atomic.write_json(out / f"predictions-{key}.json", own, indent=None)
         best_baseline = max(baseline_methods, key=lambda m: metrics[f"{key}/{m}/AP"]) if baseline_methods else None

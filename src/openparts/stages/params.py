@@ -1,13 +1,16 @@
 """params.yaml -> what a stage's `run` receives: the resolved configuration plus its own group.
 
-params.yaml: `preset` (tiny | cpu | paper), `overrides` (a mapping of `--set` keys), and one
-group per stage (`object_masks`, `evaluate`, ...). Unknown top-level keys are rejected, so a
-typo cannot silently fall back to a default.
+params.yaml: `preset` (tiny | cpu | paper), `overrides` (a mapping of `--set` keys), one
+group per stage (`object_masks`, `evaluate`, ...), `datasets` (what DVC feeds the pipeline)
+and `experiment` (name and variant of a paper-table run: every stage gets it, so that its
+MLflow run lands in that table's experiment). Unknown top-level keys are rejected, so a typo
+cannot silently fall back to a default.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,11 @@ import yaml
 
 from openparts.config import ConfigError, resolve
 
-KNOWN = {"preset", "overrides", "data", "object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate"}
+KNOWN = {
+    "preset", "overrides", "data", "datasets", "experiment",
+    "object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate",
+}  # fmt: skip
+STAGE_GROUPS = ("object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate")
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -38,13 +45,24 @@ def stage_params(path: str | os.PathLike[str], stage: str) -> dict[str, Any]:
     if not isinstance(overrides, dict):
         raise ConfigError(f"{path}: overrides must be a mapping of configuration keys to values")
     config = resolve(payload.get("preset", "cpu"), {str(k): v for k, v in overrides.items()})
-    return {"config": config, stage: payload.get(stage) or {}}
+    return {"config": config, stage: payload.get(stage) or {}, "experiment": experiment_group(path, payload)}
+
+
+def experiment_group(path: str | os.PathLike[str], payload: dict[str, Any]) -> dict[str, str]:
+    """`experiment: {name, variant}` without the unset keys; names go into MLflow, so plain words only."""
+    group = payload.get("experiment") or {}
+    if not isinstance(group, dict) or set(group) - {"name", "variant"}:
+        raise ConfigError(f"{path}: experiment must be a mapping with `name` and `variant`, got {group!r}")
+    for key, value in group.items():
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", str(value)):
+            raise ConfigError(f"{path}: experiment.{key} {value!r}: use letters, digits and _ . + - only")
+    return {key: str(value) for key, value in group.items() if value is not None}
 
 
 def pipeline_params(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Every stage's params at once (the resolved config plus all groups): what KFP passes."""
     payload = load(path)
     params = stage_params(path, "object_masks")
-    for group in KNOWN - {"preset", "overrides", "data"}:
+    for group in STAGE_GROUPS:
         params[group] = payload.get(group) or {}
     return params
