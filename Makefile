@@ -84,7 +84,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/evaluation_speed.py
 	$(BIN)/python benchmarks/kmeans_speed.py
 	$(BIN)/python benchmarks/model_speed.py --preset cpu --sizes 256 512
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/pipeline_speed.py --work outputs/bench-pipeline
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m benchmarks.pipeline_speed --work outputs/bench-pipeline
 
 # Peak memory of evaluating 1,000 and 5,000 synthetic images (issue 7: under 2 GB).
 bench-memory: $(STAMP)

@@ -1,12 +1,20 @@
 """Training and prediction speed of a preset on this machine.
 
     python benchmarks/model_speed.py --preset cpu --sizes 256 512
+    python benchmarks/model_speed.py --data data/demo/train --set model.train_num_points=4096
 
 Prints seconds per training step (batch of the preset) and images per second of prediction
 at each size, beside the baseline measured in the same run: the plain transformers forward
 pass (fp32, autograd on, one image at a time), which our Predictor replaces with batched,
 inference-mode, channels-last execution in bf16 where the hardware has it natively
 (`predict.precision: auto`). On CUDA it also reports peak GPU memory.
+
+Synthetic training batches carry six rectangles per image; real images carry many more parts,
+and the matcher and the point-sampled mask losses grow with them. `--data` times the steps on
+the preset's own crops of a dataset instead (the trainer's seeded loader, so every variant
+passed with `--set` sees the same batches), to A/B training settings on what training sees. `--profile` runs those steps under
+torch.profiler and prints where a step's time goes: the model's parts, the loss and its
+Hungarian matcher, backward, the optimizer, and the busiest operators.
 """
 
 from __future__ import annotations
@@ -15,41 +23,113 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 
 from openparts.config import resolve
+from openparts.engine.data import training_loader
 from openparts.engine.predict import Predictor, inference_dtype, native_bf16
+from openparts.engine.supervised import part_class_names, training_datasets
 from openparts.model import build_model
 
 log = logging.getLogger("benchmarks.model_speed")
 
 
-def training_step_seconds(config: dict, size: int, steps: int, device: torch.device) -> float:
-    model = build_model(config["model"]).to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+def synthetic_batches(config: dict, in_channels: int, size: int, device: torch.device) -> Iterator[tuple[torch.Tensor, list]]:
     batch = config["train"]["batch_size"]
-    inputs = torch.rand(batch, model.in_channels, size, size, device=device)
+    inputs = torch.rand(batch, in_channels, size, size, device=device)
     masks = torch.zeros(6, size, size, dtype=torch.bool)
     for index in range(6):
         masks[index, index * size // 8 : (index + 2) * size // 8, size // 4 : 3 * size // 4] = True
     targets = [{"masks": masks, "labels": torch.zeros(6, dtype=torch.long)} for _ in range(batch)]
+    while True:
+        yield inputs, targets
+
+
+def dataset_batches(config: dict, data_dir: Path, device: torch.device) -> Iterator[tuple[torch.Tensor, list]]:
+    """The trainer's own batches: seeded crops at the preset's crop size."""
+    train = config["train"]
+    dataset = training_datasets([data_dir], config, part_class_names([data_dir]))
+    for inputs, targets in training_loader(dataset, train["batch_size"], train["seed"], 0, num_workers=0):
+        yield inputs.to(device), targets
+
+
+# where a training step's forward time goes, by the module that computes it (the loss includes the matcher)
+REGIONS: dict[str, Callable[[torch.nn.Module], torch.nn.Module]] = {
+    "backbone": lambda model: model.mask2former.model.pixel_level_module.encoder,
+    "pixel decoder": lambda model: model.mask2former.model.pixel_level_module.decoder,
+    "transformer decoder": lambda model: model.mask2former.model.transformer_module,
+    "loss, matcher included": lambda model: model.mask2former.criterion,
+    "matcher": lambda model: model.mask2former.criterion.matcher,
+}
+STEP_REGIONS = ("forward", "backward", "optimizer")
+
+
+def label_regions(model: torch.nn.Module) -> None:
+    """A profiler range around each region's forward, so that the profile can attribute its time."""
+    for name, find in REGIONS.items():
+        ranges: list[torch.profiler.record_function] = []
+
+        def enter(module, args, name=name, ranges=ranges) -> None:
+            ranges.append(torch.profiler.record_function(name))
+            ranges[-1].__enter__()
+
+        def leave(module, args, output, ranges=ranges) -> None:
+            ranges.pop().__exit__(None, None, None)
+
+        find(model).register_forward_pre_hook(enter)
+        find(model).register_forward_hook(leave)
+
+
+def training_step_seconds(
+    config: dict,
+    batches: Iterator[tuple[torch.Tensor, list]],
+    steps: int,
+    device: torch.device,
+    profiler: torch.profiler.profile | None = None,
+) -> float:
+    torch.manual_seed(config["train"]["seed"])
+    model = build_model(config["model"]).to(device).train()
+    if profiler is not None:
+        label_regions(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     use_amp = device.type == "cuda" and config["train"]["mixed_precision"]
     timings = []
     for step in range(steps + 2):
+        inputs, targets = next(batches)  # loading is outside the timing: the trainer's workers overlap it
+        if profiler is not None and step == 2:  # the first steps warm up allocators and kernels
+            profiler.start()
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+        with torch.profiler.record_function("forward"), torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
             loss = model(inputs, targets).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        with torch.profiler.record_function("backward"):
+            optimizer.zero_grad()
+            loss.backward()
+        with torch.profiler.record_function("optimizer"):
+            optimizer.step()
         if device.type == "cuda":
             torch.cuda.synchronize()
-        if step >= 2:  # the first steps warm up allocators and kernels
+        if step >= 2:
             timings.append(time.perf_counter() - start)
+    if profiler is not None:
+        profiler.stop()
     return sum(timings) / len(timings)
+
+
+def profile_summary(profiler: torch.profiler.profile, steps: int, step_seconds: float) -> str:
+    """Milliseconds per step and share of the step for each region, then the busiest operators."""
+    events = {event.key: event for event in profiler.key_averages()}
+    lines = [f"{'region':<24} {'ms/step':>9} {'share':>7}"]
+    for name in (*STEP_REGIONS, *REGIONS):
+        if name in events:
+            milliseconds = events[name].cpu_time_total / 1000 / steps
+            lines.append(f"{name:<24} {milliseconds:9.1f} {milliseconds / 10 / step_seconds:6.1f}%")
+    table = profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=12, max_name_column_width=48)
+    return "\n".join([*lines, "", table])
 
 
 def prediction_images_per_second(config: dict, size: int, images: int, device: torch.device) -> tuple[float, float]:
@@ -76,9 +156,11 @@ def prediction_images_per_second(config: dict, size: int, images: int, device: t
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="cpu")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[256, 512], help="synthetic-batch and prediction sizes (none: skip)")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--data", type=Path, help="time training steps on this dataset's crops (crop size of the preset)")
+    parser.add_argument("--profile", action="store_true", help="with --data: where a training step's time goes (torch.profiler)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset key")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -91,10 +173,24 @@ def main() -> int:
         torch.get_num_threads(),
         native_bf16(device),
     )
+    if args.data:
+        profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if args.profile else None
+        step = training_step_seconds(config, dataset_batches(config, args.data, device), args.steps, device, profiler)
+        if profiler is not None:
+            log.info("profile of %d training steps on %s:\n%s", args.steps, args.data, profile_summary(profiler, args.steps, step))
+        log.info(
+            "%s: training %.2f s/step on %d px crops (batch %d, %.2f images/s)",
+            args.data,
+            step,
+            config["train"]["crop_size"],
+            config["train"]["batch_size"],
+            config["train"]["batch_size"] / step,
+        )
     for size in args.sizes:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        step = training_step_seconds(config, size, args.steps, device)
+        in_channels = 4 if config["model"]["object_mask_channel"] else 3
+        step = training_step_seconds(config, synthetic_batches(config, in_channels, size, device), args.steps, device)
         memory = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
         log.info(
             "%d px: training %.2f s/step (batch %d, %.2f images/s)%s",

@@ -3,7 +3,7 @@ nothing changed, and the rerun after new pictures land in the unlabeled drop zon
 preset in a scratch copy of the project. Ratios are against the full run measured in the same
 run. (`make run` figures on the demo budget are in the README.)
 
-    python benchmarks/pipeline_speed.py [--work outputs/bench-pipeline]
+    python -m benchmarks.pipeline_speed [--work outputs/bench-pipeline]   (from the repository root)
 """
 
 from __future__ import annotations
@@ -17,23 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 from PIL import Image
 from skimage import data
 
-REPO = Path(__file__).resolve().parents[1]
+from pipelines.scratch import make_project, tiny_params
+
 log = logging.getLogger("bench")
-
-
-def tiny_params() -> dict:
-    """The project's params.yaml on the tiny preset and tiny demo data (every other group as shipped)."""
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["preset"] = "tiny"
-    params["overrides"] = {"train.iterations": 6, "finetune.iterations": 4}
-    sizes = {"train": ("seen", 8, 0), "dev": ("seen", 2, 3), "unlabeled": ("unseen", 6, 1), "test": ("unseen", 4, 2)}
-    params["data"]["demo"] = {name: {"split": s, "count": c, "seed": seed, "size": 64} for name, (s, c, seed) in sizes.items()}
-    params["evaluate"] = {"baselines": ["felzenszwalb"], "dev_images": 2, "post_aware": True}
-    return params
 
 
 def repro(folder: Path) -> float:
@@ -46,16 +35,7 @@ def repro(folder: Path) -> float:
 
 def project(work: Path) -> Path:
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    for name in ("dvc.yaml", ".dvcignore"):
-        shutil.copy(REPO / name, work / name)
-    shutil.copytree(REPO / ".dvc", work / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp", "config.local"))
-    shutil.copytree(REPO / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    (work / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
-    (work / "data" / "unlabeled").mkdir(parents=True)
-    shutil.copy(REPO / "data" / "unlabeled" / "README.md", work / "data" / "unlabeled")
-    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
-    return work
+    return make_project(work, tiny_params(iterations=6, images=8))
 
 
 def main() -> None:

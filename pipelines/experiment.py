@@ -30,6 +30,7 @@ from pipelines import local
 log = logging.getLogger("pipelines.experiment")
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 ROLES = ("train", "dev", "unlabeled", "test")
+_PARAMS_GROUPS = ("preset", "overrides", "object_masks", "evaluate")  # params.yaml groups a variant may change
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 HOW_TO_GET = {
     "partimagenet": "openparts data convert partimagenet <PartImageNet folder> data/partimagenet",
@@ -67,9 +68,6 @@ def load(name: str, folder: Path = EXPERIMENTS) -> dict[str, Any]:
         if unknown or set((changes or {}).get("datasets") or {}) - set(ROLES):
             raise ExperimentError(f"{path}: variant {variant!r} changes unknown entries {sorted(unknown) or 'in datasets'}")
     return {**spec, "name": name, "path": path}
-
-
-_PARAMS_GROUPS = ("preset", "overrides", "object_masks", "evaluate")
 
 
 def variant_payload(spec: dict[str, Any], variant: str, base: dict[str, Any], demo: bool = False, sets: list[str] = ()) -> dict[str, Any]:

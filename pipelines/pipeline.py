@@ -8,8 +8,9 @@ MLflow credentials from Kubernetes secrets as environment variables. `kubernetes
 the same DAG without them, for `kfp.local`, which cannot honour them.
 """
 
-from components import cluster_features, evaluate, finetune, object_masks, pseudo_labels, train
 from kfp import dsl, kubernetes
+
+from components import cluster_features, evaluate, finetune, object_masks, pseudo_labels, train
 
 GPU_STAGES = ("train", "pseudo-labels", "cluster-features", "finetune")
 S3_SECRET = "openparts-s3"

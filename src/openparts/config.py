@@ -59,6 +59,9 @@ _CPU: dict[str, Any] = {
         "dim_feedforward": 1024,
         "encoder_feedforward_dim": 1024,
         **_LOSS,
+        # a 256 px crop has 64x64 = 4,096 mask logits: sampling 12,544 points from them costs
+        # 16 % of a training step (benchmarks/model_speed.py --data) and adds no information
+        "train_num_points": 4096,
     },
     "train": {
         "crop_size": 256,
@@ -143,6 +146,7 @@ PRESETS["paper"]["model"].update(
     encoder_layers=6,
     decoder_layers=10,
     dim_feedforward=2048,
+    train_num_points=12544,  # the official value (112 x 112), for 512 px crops
 )
 PRESETS["paper"]["train"].update(
     backbone_lr_multiplier=0.1,  # the official value, for an ImageNet-pretrained backbone

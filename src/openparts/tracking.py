@@ -265,11 +265,12 @@ def start_pipeline_run(name: str = "pipeline", params: dict[str, Any] | None = N
 
 
 def _ready_experiment(params: dict[str, Any] | None) -> str | None:
-    if not enabled() or not _client_ready(experiment_name(params)):
+    name = experiment_name(params)
+    if not enabled() or not _client_ready(name):
         return None
     import mlflow
 
-    return mlflow.get_experiment_by_name(experiment_name(params)).experiment_id
+    return mlflow.get_experiment_by_name(name).experiment_id
 
 
 def end_pipeline_run(run_id: str, status: str = "FINISHED") -> None:

@@ -92,6 +92,8 @@ def test_checkpoint_of_another_configuration_is_not_resumed(train_data: Path, tm
         train_supervised([train_data], tmp_path / "m", resolve("tiny", ["train.checkpoint_every=1"]), StopAt(2))
     with pytest.raises(CheckpointError, match="another model configuration"):
         train_supervised([train_data], tmp_path / "m", resolve("tiny", ["model.num_queries=4"]))
+    with pytest.raises(CheckpointError, match=r"other training settings \(iterations: 6 -> 9\)"):
+        train_supervised([train_data], tmp_path / "m", resolve("tiny", ["train.iterations=9", "train.checkpoint_every=2"]))
 
 
 def test_dataset_that_fails_validation_is_rejected_before_training(tmp_path: Path) -> None:

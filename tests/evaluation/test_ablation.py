@@ -11,6 +11,7 @@ from openparts.evaluation.ablation import object_awareness
 from openparts.model import build_model
 from openparts.model.checkpoint import save_model
 from openparts.objects.apply import write_with_object_masks
+from tests.evaluation.test_instance_ap import as_predictions
 from tests.objects.test_apply import left_half
 
 
@@ -63,6 +64,20 @@ def test_each_setting_uses_its_masks_and_filter(tiny_dataset: Path, imperfect: P
         (4, "tiny", True, False),  # pre-perfect
         (4, "tiny", True, True),  # pre+post-perfect
     ]
+
+
+def test_rows_the_caller_predicted_already_are_scored_not_predicted_again(tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """evaluate's model column is the pre+post row: one prediction pass, not two."""
+    from openparts.engine.predict import Predictor
+
+    perfect = PartDataset.open(tiny_dataset)
+    four, config = tiny_model(4)
+    calls = []
+    monkeypatch.setattr(Predictor, "predict_dataset", lambda self, dataset, **kwargs: calls.append(self.config["post_aware"]) or [])
+    rows = object_awareness([four], perfect, None, config["predict"], "cpu", known={"pre+post-perfect": as_predictions(perfect)})
+    assert calls == [False]  # pre-perfect only
+    assert rows["pre+post-perfect"]["AP"] == pytest.approx(100.0)  # scored from the results given
+    assert rows["pre-perfect"]["AP"] == 0.0
 
 
 def test_a_copy_with_other_images_is_rejected(tiny_dataset: Path, tmp_path: Path) -> None:

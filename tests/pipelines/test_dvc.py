@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from openparts.data.dataset import PartDataset
-from tests.pipelines.tiny_project import make_project
+from pipelines.scratch import make_project
 
 
 def repro(folder: Path) -> str:

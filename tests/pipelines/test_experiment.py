@@ -10,8 +10,8 @@ import yaml
 
 from openparts.evaluation import tables
 from pipelines import experiment
+from pipelines.scratch import make_project
 from tests.conftest import REPO
-from tests.pipelines.tiny_project import make_project
 
 BASE = yaml.safe_load((REPO / "params.yaml").read_text())
 
@@ -109,9 +109,8 @@ def _environment() -> dict[str, str]:
 def test_on_a_cluster_each_variant_is_a_kfp_run_with_its_params_and_data(tmp_path: Path, capsys) -> None:
     import json
 
-    from pipelines.__main__ import main
-
     from openparts.data import synth
+    from pipelines.__main__ import main
     from tests.pipelines.kfp_stub import KfpStub
 
     root = tmp_path / "data"

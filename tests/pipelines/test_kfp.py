@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pipelines.__main__ import DEFAULT_IR, compile_pipeline, run_local
 
 from openparts import storage
 from openparts.data import synth
+from pipelines.__main__ import DEFAULT_IR, compile_pipeline, run_local
 
 
 def test_compiled_pipeline_matches_the_reviewed_file(tmp_path: Path) -> None:

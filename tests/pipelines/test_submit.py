@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pipelines.__main__ import main
-from pipelines.submit import SubmitError, check_reachable, data_hash
 
 from openparts.data import synth
 from openparts.stages.manifest import content_hash
+from pipelines.__main__ import main
+from pipelines.submit import SubmitError, check_reachable, data_hash
 from tests.pipelines.kfp_stub import KfpStub
 
 PARAMS = {"preset": "tiny", "overrides": {"train.iterations": 2}, "evaluate": {"baselines": ["felzenszwalb"]}}

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from pipelines.__main__ import run_folder
 
 WRITER = textwrap.dedent(

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pipelines.__main__ import main as pipelines_main
 
 from openparts import storage
 from openparts.data import synth
 from openparts.stages import run
 from openparts.stages.params import stage_params
+from pipelines.__main__ import main as pipelines_main
 from tests.pipelines.kfp_stub import KfpStub
 
 CANARIES = {

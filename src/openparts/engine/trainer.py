@@ -271,6 +271,16 @@ class Trainer:
             raise checkpoint.CheckpointError(
                 folder, "was written with another model configuration; delete the checkpoints folder to start afresh"
             )
+        # the scheduler's state carries its milestones: resuming a run of other length or learning
+        # rate would silently go on with the old schedule
+        saved_train = description.get("config", {}).get("train")
+        if saved_train is not None:
+            changed = sorted(k for k in _schedule(self.train_config) if _schedule(saved_train).get(k) != self.train_config[k])
+            if changed:
+                differences = ", ".join(f"{k}: {saved_train.get(k)!r} -> {self.train_config[k]!r}" for k in changed)
+                raise checkpoint.CheckpointError(
+                    folder, f"was written with other training settings ({differences}); delete the checkpoints folder to start afresh"
+                )
         checkpoint.load_weights(self.model, folder)
         state = checkpoint.load_train_state(folder / TRAIN_STATE_FILE)
         optimizer.load_state_dict(state["optimizer"])
@@ -279,6 +289,14 @@ class Trainer:
         self.history = [dict(entry) for entry in state.get("history", [])]
         log.info("resuming from %s (step %d)", folder, state["step"])
         return int(state["step"])
+
+
+# train keys that only say how the run is operated, not what it computes
+_OPERATIONAL = frozenset({"checkpoint_every", "keep_checkpoints", "log_every", "num_workers", "threads", "max_minutes"})
+
+
+def _schedule(train_config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in train_config.items() if k not in _OPERATIONAL}
 
 
 def _comparable(model_config: dict[str, Any]) -> dict[str, Any]:

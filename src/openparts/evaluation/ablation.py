@@ -57,11 +57,13 @@ def object_awareness(
     imperfect: PartDataset | None,
     predict_config: dict[str, Any],
     device: str | None = None,
+    known: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, dict[str, float]]:
     """{setting: instance metrics} for every setting one of `models` can run.
 
     `imperfect` must be the same images and parts as `perfect` with predicted object masks;
-    without it the imperfect rows are skipped.
+    without it the imperfect rows are skipped. `known` holds COCO results a caller already
+    made for some settings ({setting name: results}): scored as given, not predicted again.
     """
     if imperfect is not None:
         _check_same_images(perfect, imperfect)
@@ -75,8 +77,11 @@ def object_awareness(
         if dataset is None:
             log.info("%s: skipped (no dataset with predicted object masks)", setting.name)
             continue
-        predictor = Predictor(model, {**predict_config, "post_aware": setting.post_aware}, device)
-        predictions = predictor.predict_dataset(dataset, use_object_masks=setting.masks is not None, progress=False)
+        if known and setting.name in known:
+            predictions = known[setting.name]
+        else:
+            predictor = Predictor(model, {**predict_config, "post_aware": setting.post_aware}, device)
+            predictions = predictor.predict_dataset(dataset, use_object_masks=setting.masks is not None, progress=False)
         rows[setting.name] = evaluate_instances(perfect, predictions)
         log.info("%-20s AP %6.2f  AP50 %6.2f", setting.name, rows[setting.name]["AP"], rows[setting.name]["AP50"])
     return rows

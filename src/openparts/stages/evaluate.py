@@ -49,7 +49,12 @@ def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
         if group.get("ablation"):
             for original in datasets:
                 imperfect = copies.get(dataset_key(original))
-                rows = object_awareness([model], original, imperfect, params["config"]["predict"])
+                # the model column is one of the rows already: pre(+post), given or predicted masks
+                setting = "pre+post" if predict_config["post_aware"] else "pre"
+                known = {f"{setting}-perfect": predictions[dataset_key(original)]}
+                if imperfect is not None:
+                    known[f"{setting}-imperfect"] = predictions[dataset_key(imperfect)]
+                rows = object_awareness([model], original, imperfect, params["config"]["predict"], known=known)
                 for row, values in rows.items():
                     for name in ("AP", "AP50"):
                         metrics[f"{dataset_key(original)}/ablation/{row}/{name}"] = values[name]
