@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from openparts import atomic
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -34,14 +36,16 @@ def make_project(folder: Path, params: dict[str, Any] | None = None, commit: boo
     `commit` makes the first commit (`dvc exp run` needs one)."""
     if shutil.which("git") is None:
         raise RuntimeError("a DVC project needs git, which is not on PATH")
-    folder.mkdir(parents=True)
-    for name in ("dvc.yaml", ".dvcignore"):
-        shutil.copy(REPO / name, folder / name)
-    shutil.copytree(REPO / ".dvc", folder / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp", "config.local"))
-    shutil.copytree(REPO / "src", folder / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    (folder / "params.yaml").write_text(yaml.safe_dump(params or tiny_params()))
-    (folder / "data" / "unlabeled").mkdir(parents=True)
-    shutil.copy(REPO / "data" / "unlabeled" / "README.md", folder / "data" / "unlabeled")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with atomic.atomic_directory(folder) as staging:  # a half-copied project never appears
+        for name in ("dvc.yaml", ".dvcignore"):
+            shutil.copy(REPO / name, staging / name)  # atomic-ok: inside the staging folder
+        ignore = shutil.ignore_patterns("cache", "tmp", "config.local", "__pycache__", "*.egg-info")
+        for name in (".dvc", "src"):
+            shutil.copytree(REPO / name, staging / name, ignore=ignore)  # atomic-ok: inside the staging folder
+        atomic.write_text(staging / "params.yaml", yaml.safe_dump(params or tiny_params()))
+        (staging / "data" / "unlabeled").mkdir(parents=True)
+        shutil.copy(REPO / "data" / "unlabeled" / "README.md", staging / "data" / "unlabeled")  # atomic-ok: inside the staging folder
     subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
     if commit:
         for key, value in (("user.name", "openparts"), ("user.email", "openparts@openparts.invalid")):
