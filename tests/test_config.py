@@ -7,8 +7,11 @@ def test_presets_share_the_official_loss_weights() -> None:
     for name in ("cpu", "paper"):
         model = PRESETS[name]["model"]
         assert (model["class_weight"], model["mask_weight"], model["dice_weight"]) == (2.0, 5.0, 5.0)
-        assert (model["train_num_points"], model["oversample_ratio"], model["importance_sample_ratio"]) == (12544, 3.0, 0.75)
+        assert (model["oversample_ratio"], model["importance_sample_ratio"]) == (3.0, 0.75)
         assert model["auxiliary_loss"] is True
+    assert PRESETS["paper"]["model"]["train_num_points"] == 12544  # the official 112 x 112
+    # the cpu preset samples as many points as its crops have mask logits (1/4 scale), not three times as many
+    assert PRESETS["cpu"]["model"]["train_num_points"] == (PRESETS["cpu"]["train"]["crop_size"] // 4) ** 2
 
 
 def test_paper_preset_follows_section_4_2() -> None:
