@@ -32,7 +32,7 @@ from openparts.config import resolve
 from openparts.engine.data import training_loader
 from openparts.engine.predict import Predictor, inference_dtype, native_bf16
 from openparts.engine.supervised import part_class_names, training_datasets
-from openparts.model import build_model
+from openparts.model import build_model, input_channels
 
 log = logging.getLogger("benchmarks.model_speed")
 
@@ -97,8 +97,8 @@ def training_step_seconds(
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     use_amp = device.type == "cuda" and config["train"]["mixed_precision"]
     timings = []
-    for step in range(steps + 2):
-        inputs, targets = next(batches)  # loading is outside the timing: the trainer's workers overlap it
+    loaded = [next(batches) for _ in range(steps + 2)]  # loading is outside timing and profile: the trainer's workers overlap it
+    for step, (inputs, targets) in enumerate(loaded):
         if profiler is not None and step == 2:  # the first steps warm up allocators and kernels
             profiler.start()
         if device.type == "cuda":
@@ -189,8 +189,8 @@ def main() -> int:
     for size in args.sizes:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        in_channels = 4 if config["model"]["object_mask_channel"] else 3
-        step = training_step_seconds(config, synthetic_batches(config, in_channels, size, device), args.steps, device)
+        batches = synthetic_batches(config, input_channels(config["model"]), size, device)
+        step = training_step_seconds(config, batches, args.steps, device)
         memory = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
         log.info(
             "%d px: training %.2f s/step (batch %d, %.2f images/s)%s",

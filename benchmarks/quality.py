@@ -15,7 +15,9 @@ machine cannot favour one): class-agnostic with the object-mask channel (`base`)
 synthetic categories of `openparts data synth` added (`with-synthetic`). OPS fine-tunes `base`
 with SS+ST on the evaluation images without their labels (salient masks), as the paper's
 Table 3 fine-tunes on PartImageNet val. Baseline parameters are tuned on 20 car-parts train
-images. Every step keeps its output under --work, so a rerun resumes where it stopped.
+images. Models are made by the pipeline's own stages (object masks, train, pseudo labels, feature
+clustering, fine-tuning), each output under --work/stages with its manifest: a rerun keeps what
+is current (same params, same inputs' content), resumes a killed training and redoes what changed.
 Writes benchmarks/results/quality.md and quality.json with versions and hardware.
 """
 
@@ -25,10 +27,10 @@ import argparse
 import json
 import logging
 import platform
-import shutil
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -39,17 +41,15 @@ from openparts.data.adapters import convert
 from openparts.data.dataset import PartDataset
 from openparts.data.subset import write_subset, write_union
 from openparts.data.synth import generate
-from openparts.engine.finetune import finetune
 from openparts.engine.predict import Predictor
-from openparts.engine.supervised import train_supervised
-from openparts.engine.unlabeled import cluster_features, generate_pseudo_labels
 from openparts.evaluation import baselines
 from openparts.evaluation.ablation import object_awareness
 from openparts.evaluation.report import score_predictions
 from openparts.model import load_model
-from openparts.model.checkpoint import OPENPARTS_FILE, read_description
 from openparts.objects import make_masker
 from openparts.objects.apply import write_with_object_masks
+from openparts.stages import cluster_features, finetune, object_masks, pseudo_labels, train
+from openparts.stages.manifest import artifact, content_hash, is_current
 
 log = logging.getLogger("benchmarks.quality")
 REPO = Path(__file__).resolve().parents[1]
@@ -102,64 +102,64 @@ def prepare_data(work: Path, synthetic_images: int) -> dict[str, Path]:
     return paths
 
 
-def train_models(work: Path, paths: dict[str, Path], preset: str, iterations: int, chosen: list[str]) -> dict[str, Path]:
-    seen = [paths["carparts-train"], paths["ccp"]]
+def run_stage(stage: ModuleType, inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
+    """One pipeline stage, the same code DVC and KFP run, skipped when its output is current
+    (same recorded params, same inputs' content); a killed training stage resumes."""
+    if is_current(out_dir, inputs, params):
+        log.info("%s: current, kept", out_dir.name)
+        return out_dir
+    started = time.perf_counter()
+    stage.run(inputs, params, out_dir)
+    log.info("%s: done in %.1f minutes", out_dir.name, (time.perf_counter() - started) / 60)
+    return out_dir
+
+
+def stage_inputs(work: Path, paths: dict[str, Path]) -> dict[str, Path]:
+    """The sources as the pipeline's stage 1 hands them on (their own object masks)."""
+    given = {"object_masks": {"method": "gt"}}
+    names = ("carparts-train", "ccp", "synthetic", "unlabeled")
+    return {name: run_stage(object_masks, {"data": paths[name]}, given, work / "stages" / name) for name in names}
+
+
+def train_models(work: Path, sources: dict[str, Path], preset: str, iterations: int, chosen: list[str]) -> dict[str, Path]:
     folders = {}
     for name, (synthetic, overrides) in MODELS.items():
         if name not in chosen:
             log.info("%s: left out (--models)", name)
             continue
-        folder = work / "models" / name
-        folders[name] = folder
-        if _trained(folder, iterations):
-            log.info("%s: trained already (%d iterations)", name, iterations)
-            continue
         config = resolve(preset, [f"train.iterations={iterations}", "train.checkpoint_every=100", *overrides])
-        started = time.perf_counter()
-        checkpoints = work / "models" / f"{name}.checkpoints" / f"{iterations}-steps"  # a killed run resumes, a longer one starts afresh
-        train_supervised([*seen, *([paths["synthetic"]] if synthetic else [])], folder, config, checkpoint_dir=checkpoints)
-        log.info("%s: trained in %.1f minutes", name, (time.perf_counter() - started) / 60)
+        inputs = {"data": sources["carparts-train"], "data_2": sources["ccp"], **({"data_3": sources["synthetic"]} if synthetic else {})}
+        folders[name] = run_stage(train, inputs, {"config": config}, work / "stages" / name)
     return folders
 
 
-def adapt(work: Path, paths: dict[str, Path], base: Path, preset: str, iterations: int) -> Path:
+def adapt(work: Path, sources: dict[str, Path], base: Path, preset: str, iterations: int) -> Path:
     """OPS (SS+ST): pseudo labels and pseudo parts from the base model, then joint fine-tuning."""
-    folder = work / "models" / "ops"
-    base_written = (base / OPENPARTS_FILE).stat().st_mtime
-    if _trained(folder, iterations, "finetune") and (folder / OPENPARTS_FILE).stat().st_mtime >= base_written:
-        log.info("ops: fine-tuned already (%d iterations)", iterations)
-        return folder
-    checkpoints = work / "models" / "ops.checkpoints" / f"{iterations}-steps"
-    if checkpoints.is_dir() and checkpoints.stat().st_mtime < base_written:
-        shutil.rmtree(checkpoints)  # a killed fine-tuning of an older base model
     config = resolve(preset, [f"finetune.iterations={iterations}", "finetune.mode=ss+st", "train.checkpoint_every=50"])
-    model = load_model(base)
-    predict_config = config["predict"]
-    section = config["finetune"]
-    labels = generate_pseudo_labels(
-        model, paths["unlabeled"], work / "pseudo_labels", predict_config, section["pseudo_label_score"], overwrite=True
-    )
-    parts = cluster_features(model, paths["unlabeled"], work / "pseudo_parts", predict_config, k=section["k"], overwrite=True)
-    finetune(base, folder, config, [paths["carparts-train"], paths["ccp"]], [labels], paths["unlabeled"], parts, checkpoint_dir=checkpoints)
-    return folder
-
-
-def _trained(folder: Path, iterations: int, section: str = "train") -> bool:
-    if not (folder / OPENPARTS_FILE).is_file():
-        return False
-    return read_description(folder).get("config", {}).get(section, {}).get("iterations") == iterations
+    params, stages = {"config": config}, work / "stages"
+    unlabeled = {"model": base, "data": sources["unlabeled"]}
+    inputs = {
+        "model": base,
+        "labeled": sources["carparts-train"],
+        "labeled_2": sources["ccp"],
+        "pseudo_labels": run_stage(pseudo_labels, unlabeled, params, stages / "pseudo_labels"),
+        "unlabeled": sources["unlabeled"],
+        "pseudo_parts": run_stage(cluster_features, unlabeled, params, stages / "pseudo_parts"),
+    }
+    return run_stage(finetune, inputs, params, stages / "ops")
 
 
 class Scorer:
     """Predictions and scores, each made once: the tables share many of them.
 
-    Baseline scores do not depend on any model, so they are kept in `--work` (baselines.json)
-    and a rerun with longer training spends its time on the models only.
+    Baseline scores do not depend on any model, so they are kept in `--work` (baselines.json),
+    keyed by the datasets' content, and a rerun with longer training spends its time on the models.
     """
 
     def __init__(self, paths: dict[str, Path], predict_config: dict[str, Any], work: Path) -> None:
         self.paths, self.predict_config = paths, predict_config
         self.datasets = {name: PartDataset.open(path) for name, path in paths.items() if name.startswith(SETS)}
+        self.hashes = {name: content_hash(path) for name, path in paths.items() if name.startswith(SETS)}
         self.predictions: dict[tuple, list[dict[str, Any]]] = {}
         self.cache: dict[tuple, dict[str, float]] = {}
         self.baseline_file = work / "baselines.json"
@@ -175,16 +175,17 @@ class Scorer:
         return self.cache[key]
 
     def baseline(self, method: str, params: dict[str, Any], set_name: str, masks: str) -> dict[str, float]:
-        key = json.dumps([method, params, set_name, masks], sort_keys=True)
+        given_name = set_name if masks == "perfect" else f"{set_name}-salient"
+        key = json.dumps([method, params, set_name, masks, self.hashes[given_name], self.hashes[set_name]], sort_keys=True)
         if key not in self.baseline_cache:
-            given = self.datasets[set_name if masks == "perfect" else f"{set_name}-salient"]
+            given = self.datasets[given_name]
             predictions = baselines.predict_baseline(given, method, params, progress=False)
             self.baseline_cache[key] = score_predictions(self.datasets[set_name], predictions)
             atomic.write_json(self.baseline_file, self.baseline_cache)
         return self.baseline_cache[key]
 
     def tuned(self, method: str, dev: PartDataset) -> dict[str, Any]:
-        key = json.dumps(["tuned", method, dev.root.name, DEV_IMAGES])
+        key = json.dumps(["tuned", method, content_hash(dev.root), DEV_IMAGES])
         if key not in self.baseline_cache:
             self.baseline_cache[key] = baselines.tune(dev, method, list(range(DEV_IMAGES)))[0]
             atomic.write_json(self.baseline_file, self.baseline_cache)
@@ -194,7 +195,7 @@ class Scorer:
 def evaluate(paths: dict[str, Path], models: dict[str, Path], preset: str, work: Path) -> dict[str, Any]:
     predict_config = resolve(preset)["predict"]
     scorer = Scorer(paths, predict_config, work)
-    loaded = {name: load_model(folder) for name, folder in models.items()}
+    loaded = {name: load_model(artifact(folder, "model")) for name, folder in models.items()}
     dev = PartDataset.open(paths["carparts-train"])
     tuned = {method: scorer.tuned(method, dev) for method in BASELINES}
     log.info("baseline parameters (%d car-parts train images): %s", DEV_IMAGES, tuned)
@@ -283,8 +284,9 @@ def main() -> int:
     paths = prepare_data(args.work, args.synthetic_images)
     if "base" not in args.models:
         parser.error("--models needs base (OPS is fine-tuned from it)")
-    models = train_models(args.work, paths, args.preset, args.iterations, args.models)
-    models["ops"] = adapt(args.work, paths, models["base"], args.preset, args.finetune_iterations)
+    sources = stage_inputs(args.work, paths)
+    models = train_models(args.work, sources, args.preset, args.iterations, args.models)
+    models["ops"] = adapt(args.work, sources, models["base"], args.preset, args.finetune_iterations)
     results = evaluate(paths, models, args.preset, args.work)
     minutes = (time.perf_counter() - started) / 60
     import transformers

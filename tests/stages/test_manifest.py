@@ -3,7 +3,15 @@ from pathlib import Path
 
 import pytest
 
-from openparts.stages.manifest import MANIFEST, IncompleteInputError, artifact, content_hash, read_manifest, stage_output
+from openparts.stages.manifest import (
+    MANIFEST,
+    IncompleteInputError,
+    artifact,
+    content_hash,
+    is_current,
+    read_manifest,
+    stage_output,
+)
 
 
 def test_manifest_records_params_inputs_and_output_hash(tmp_path: Path) -> None:
@@ -84,3 +92,17 @@ def test_content_hash_reads_a_folder_once_and_sees_every_change(tmp_path: Path, 
     assert manifest.content_hash(folder) != first
     (folder / "b.txt").write_text("new file")
     assert len({first, manifest.content_hash(folder)}) == 2 and len(reads) == 3
+
+
+def test_an_output_is_current_only_for_the_same_params_and_input_content(tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("data")
+    inputs, params = {"data": source}, {"config": {"k": 3, "sizes": (1, 2)}, "other": "not recorded by this stage"}
+    assert not is_current(tmp_path / "out", inputs, params)  # never run
+    with stage_output("demo", tmp_path / "out", inputs, {"config": params["config"]}) as staging:
+        (staging / "result").write_text("r")
+    assert is_current(tmp_path / "out", inputs, params)  # groups the stage did not record do not matter
+    assert not is_current(tmp_path / "out", inputs, {"config": {"k": 4, "sizes": (1, 2)}})
+    assert not is_current(tmp_path / "out", {"data": source, "data_2": source}, params)
+    source.write_text("new data")
+    assert not is_current(tmp_path / "out", inputs, params)

@@ -7,7 +7,7 @@ from typing import Any
 
 from openparts.model.checkpoint import CheckpointError, load_weights, read_description, save_model
 from openparts.model.pretrained import load_backbone
-from openparts.model.segmenter import PartSegmenter, SegmenterOutput, pad_to_divisible
+from openparts.model.segmenter import PartSegmenter, SegmenterOutput, input_channels, pad_to_divisible
 
 
 def build_model(model_config: dict[str, Any], num_classes: int = 1) -> PartSegmenter:
@@ -37,6 +37,7 @@ __all__ = [
     "PartSegmenter",
     "SegmenterOutput",
     "build_model",
+    "input_channels",
     "load_model",
     "pad_to_divisible",
     "save_model",

@@ -36,11 +36,16 @@ OBJECT_MASK_MEAN, OBJECT_MASK_STD = 0.5, 0.5
 SIZE_DIVISIBILITY = 32
 
 
+def input_channels(model_config: dict[str, Any]) -> int:
+    """RGB, plus the object mask as a 4th channel for an object-aware (pre-aware) model."""
+    return 4 if model_config["object_mask_channel"] else 3
+
+
 def mask2former_config(model_config: dict[str, Any], num_classes: int) -> Mask2FormerConfig:
     """Translate the `model` section of an openparts configuration into a transformers config."""
     backbone = model_config["backbone"]
     backbone_config = ResNetConfig(
-        num_channels=4 if model_config["object_mask_channel"] else 3,
+        num_channels=input_channels(model_config),
         embedding_size=backbone["embedding_size"],
         hidden_sizes=list(backbone["hidden_sizes"]),
         depths=list(backbone["depths"]),
@@ -86,7 +91,7 @@ class PartSegmenter(nn.Module):
         super().__init__()
         self.model_config = model_config
         self.num_classes = num_classes
-        self.in_channels = 4 if model_config["object_mask_channel"] else 3
+        self.in_channels = input_channels(model_config)
         self.mask2former = Mask2FormerForUniversalSegmentation(mask2former_config(model_config, num_classes))
         mean = list(IMAGENET_MEAN) + [OBJECT_MASK_MEAN] * (self.in_channels - 3)
         std = list(IMAGENET_STD) + [OBJECT_MASK_STD] * (self.in_channels - 3)

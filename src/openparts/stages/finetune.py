@@ -12,8 +12,10 @@ from openparts.stages.manifest import artifact, resumable_checkpoints, stage_out
 
 
 def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
-    """inputs: model (train output), labeled (object_masks output), pseudo_labels, unlabeled
-    (object_masks output), pseudo_parts (cluster_features output; not needed online)."""
+    """inputs: model (train output), labeled (object_masks output; more as labeled_2, labeled_3 ...,
+    as train takes data_2 ...: fine-tuning keeps every source the base model learnt from),
+    pseudo_labels, unlabeled (object_masks output), pseudo_parts (cluster_features output; not
+    needed online)."""
     config = params["config"]
     section = config["finetune"]
     pseudo_labeled = [artifact(inputs["pseudo_labels"], "dataset")] if "st" in section["mode"] else []
@@ -24,7 +26,7 @@ def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
             artifact(inputs["model"], "model"),
             staging / "model",
             config,
-            labeled=[artifact(inputs["labeled"], "dataset")],
+            labeled=[artifact(path, "dataset") for role, path in sorted(inputs.items()) if role.startswith("labeled")],
             pseudo_labeled=pseudo_labeled,
             unlabeled=artifact(inputs["unlabeled"], "dataset"),
             pseudo_parts=artifact(inputs["pseudo_parts"], "pseudo_parts") if offline else None,

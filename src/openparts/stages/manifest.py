@@ -115,6 +115,21 @@ def stage_output(stage: str, out_dir: str | os.PathLike[str], inputs: dict[str, 
         atomic.write_text(staging / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def is_current(out_dir: str | os.PathLike[str], inputs: dict[str, Path], params: dict[str, Any]) -> bool:
+    """Whether `out_dir` already holds this work: a finished output whose stage recorded the
+    same params groups and the same inputs' content. For drivers that rerun stages outside DVC
+    and KFP (which have their own caches), e.g. the quality benchmark."""
+    try:
+        manifest = read_manifest(out_dir)
+    except IncompleteInputError:
+        return False
+    wanted = json.loads(json.dumps(params, sort_keys=True, default=str))  # as the manifest stores it
+    if any(wanted.get(group) != recorded for group, recorded in manifest["params"].items()):
+        return False
+    hashes = {role: entry["sha256"] for role, entry in manifest["inputs"].items()}
+    return hashes == {role: content_hash(path) for role, path in inputs.items()}
+
+
 def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(folder) / MANIFEST
     if not path.is_file():
