@@ -30,12 +30,11 @@ import platform
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import torch
 
-from openparts import __version__, atomic
+from openparts import __version__, atomic, stages
 from openparts.config import resolve
 from openparts.data.adapters import convert
 from openparts.data.dataset import PartDataset
@@ -48,7 +47,6 @@ from openparts.evaluation.report import score_predictions
 from openparts.model import load_model
 from openparts.objects import make_masker
 from openparts.objects.apply import write_with_object_masks
-from openparts.stages import cluster_features, finetune, object_masks, pseudo_labels, train
 from openparts.stages.manifest import artifact, content_hash, is_current
 
 log = logging.getLogger("benchmarks.quality")
@@ -102,14 +100,15 @@ def prepare_data(work: Path, synthetic_images: int) -> dict[str, Path]:
     return paths
 
 
-def run_stage(stage: ModuleType, inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
-    """One pipeline stage, the same code DVC and KFP run, skipped when its output is current
-    (same recorded params, same inputs' content); a killed training stage resumes."""
+def run_stage(stage: str, inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
+    """One pipeline stage through the entry point DVC and KFP use (tracked in MLflow under
+    `openparts-bench-quality`), skipped when its output is current (same recorded params, same
+    inputs' content); a killed training stage resumes."""
     if is_current(out_dir, inputs, params):
         log.info("%s: current, kept", out_dir.name)
         return out_dir
     started = time.perf_counter()
-    stage.run(inputs, params, out_dir)
+    stages.run(stage, inputs, {**params, "experiment": {"name": "bench-quality"}}, out_dir)
     log.info("%s: done in %.1f minutes", out_dir.name, (time.perf_counter() - started) / 60)
     return out_dir
 
@@ -118,7 +117,7 @@ def stage_inputs(work: Path, paths: dict[str, Path]) -> dict[str, Path]:
     """The sources as the pipeline's stage 1 hands them on (their own object masks)."""
     given = {"object_masks": {"method": "gt"}}
     names = ("carparts-train", "ccp", "synthetic", "unlabeled")
-    return {name: run_stage(object_masks, {"data": paths[name]}, given, work / "stages" / name) for name in names}
+    return {name: run_stage("object_masks", {"data": paths[name]}, given, work / "stages" / name) for name in names}
 
 
 def train_models(work: Path, sources: dict[str, Path], preset: str, iterations: int, chosen: list[str]) -> dict[str, Path]:
@@ -129,24 +128,24 @@ def train_models(work: Path, sources: dict[str, Path], preset: str, iterations: 
             continue
         config = resolve(preset, [f"train.iterations={iterations}", "train.checkpoint_every=100", *overrides])
         inputs = {"data": sources["carparts-train"], "data_2": sources["ccp"], **({"data_3": sources["synthetic"]} if synthetic else {})}
-        folders[name] = run_stage(train, inputs, {"config": config}, work / "stages" / name)
+        folders[name] = run_stage("train", inputs, {"config": config}, work / "stages" / name)
     return folders
 
 
 def adapt(work: Path, sources: dict[str, Path], base: Path, preset: str, iterations: int) -> Path:
     """OPS (SS+ST): pseudo labels and pseudo parts from the base model, then joint fine-tuning."""
     config = resolve(preset, [f"finetune.iterations={iterations}", "finetune.mode=ss+st", "train.checkpoint_every=50"])
-    params, stages = {"config": config}, work / "stages"
+    params, folder = {"config": config}, work / "stages"
     unlabeled = {"model": base, "data": sources["unlabeled"]}
     inputs = {
         "model": base,
         "labeled": sources["carparts-train"],
         "labeled_2": sources["ccp"],
-        "pseudo_labels": run_stage(pseudo_labels, unlabeled, params, stages / "pseudo_labels"),
+        "pseudo_labels": run_stage("pseudo_labels", unlabeled, params, folder / "pseudo_labels"),
         "unlabeled": sources["unlabeled"],
-        "pseudo_parts": run_stage(cluster_features, unlabeled, params, stages / "pseudo_parts"),
+        "pseudo_parts": run_stage("cluster_features", unlabeled, params, folder / "pseudo_parts"),
     }
-    return run_stage(finetune, inputs, params, stages / "ops")
+    return run_stage("finetune", inputs, params, folder / "ops")
 
 
 class Scorer:
