@@ -113,10 +113,12 @@ def run_stage(stage: str, inputs: dict[str, Path], params: dict[str, Any], out_d
     return out_dir
 
 
-def stage_inputs(work: Path, paths: dict[str, Path]) -> dict[str, Path]:
-    """The sources as the pipeline's stage 1 hands them on (their own object masks)."""
+def stage_inputs(work: Path, paths: dict[str, Path], chosen: list[str]) -> dict[str, Path]:
+    """The sources as the pipeline's stage 1 hands them on (their own object masks); the
+    synthetic categories only when a chosen model trains on them."""
     given = {"object_masks": {"method": "gt"}}
-    names = ("carparts-train", "ccp", "synthetic", "unlabeled")
+    synthetic = any(MODELS[name][0] for name in chosen)
+    names = ("carparts-train", "ccp", "unlabeled", *(("synthetic",) if synthetic else ()))
     return {name: run_stage("object_masks", {"data": paths[name]}, given, work / "stages" / name) for name in names}
 
 
@@ -283,7 +285,7 @@ def main() -> int:
     paths = prepare_data(args.work, args.synthetic_images)
     if "base" not in args.models:
         parser.error("--models needs base (OPS is fine-tuned from it)")
-    sources = stage_inputs(args.work, paths)
+    sources = stage_inputs(args.work, paths, args.models)
     models = train_models(args.work, sources, args.preset, args.iterations, args.models)
     models["ops"] = adapt(args.work, sources, models["base"], args.preset, args.finetune_iterations)
     results = evaluate(paths, models, args.preset, args.work)

@@ -19,7 +19,7 @@ def test_fine_tuning_keeps_every_labeled_source_in_role_order(tmp_path: Path, mo
     seen: dict[str, Any] = {}
 
     def record(base: Path, out_dir: Path, config: dict, labeled: list[Path], **kwargs: Any) -> None:
-        seen.update(base=base, labeled=labeled, pseudo_labeled=kwargs["pseudo_labeled"], unlabeled=kwargs["unlabeled"])
+        seen.update(labeled=labeled, pseudo_labeled=kwargs["pseudo_labeled"], unlabeled=kwargs["unlabeled"])
         out_dir.mkdir(parents=True)
         (out_dir / "openparts.json").write_text("{}")
 
@@ -37,4 +37,5 @@ def test_fine_tuning_keeps_every_labeled_source_in_role_order(tmp_path: Path, mo
     finetune_stage.run(inputs, {"config": config}, tmp_path / "out")
     assert seen["labeled"] == [tmp_path / "carparts" / "dataset", tmp_path / "ccp" / "dataset"]
     assert seen["pseudo_labeled"] == [tmp_path / "pseudo_labels" / "dataset"]  # not taken for a labeled source
+    assert seen["unlabeled"] == tmp_path / "unlabeled" / "dataset"
     assert set(read_manifest(tmp_path / "out")["inputs"]) == set(inputs)
