@@ -75,8 +75,9 @@ def prepare_data(work: Path, synthetic_images: int) -> dict[str, Path]:
         convert("ccp", SHARED / "clothing-co-parsing", data / "ccp", overwrite=True)
     if not (data / "pascal58" / "annotations.json").is_file():
         convert("pascal-part", SHARED / "pascal-part-samples", data / "pascal58", grouping="58", overwrite=True)
-    if not (data / "synthetic" / "annotations.json").is_file():
-        generate(data / "synthetic", synthetic_images, "seen", seed=100, size=256, overwrite=True)
+    synthetic = data / "synthetic"
+    if not (synthetic / "annotations.json").is_file() or len(PartDataset.open(synthetic)) != synthetic_images:
+        generate(synthetic, synthetic_images, "seen", seed=100, size=256, overwrite=True)  # a set of another size is remade
     paths = {"carparts-train": data / "carparts" / "train", "ccp": data / "ccp", "synthetic": data / "synthetic"}
     pascal = PartDataset.open(data / "pascal58")
     person = [i for i, r in enumerate(pascal.images) if r.get("object_category") == "person"]
