@@ -7,19 +7,24 @@ Prints seconds per training step (batch of the preset) and images per second of 
 at each size, beside the baseline measured in the same run: the plain transformers forward
 pass (fp32, autograd on, one image at a time), which our Predictor replaces with batched,
 inference-mode, channels-last execution in bf16 where the hardware has it natively
-(`predict.precision: auto`). On CUDA it also reports peak GPU memory.
+(`predict.precision: auto`) and with our deformable attention (openparts.model.deformable_attention).
+On CUDA it also reports peak GPU memory. On CPU it also prints the fp32 ceiling: the plain
+forward's time over the time its convolutions and matrix products alone would take at the best
+rates this machine reaches, which bounds what any fp32 optimisation can gain.
 
 Synthetic training batches carry six rectangles per image; real images carry many more parts,
 and the matcher and the point-sampled mask losses grow with them. `--data` times the steps on
 the preset's own crops of a dataset instead (the trainer's seeded loader, so every variant
-passed with `--set` sees the same batches), to A/B training settings on what training sees. `--profile` runs those steps under
-torch.profiler and prints where a step's time goes: the model's parts, the loss and its
-Hungarian matcher, backward, the optimizer, and the busiest operators.
+passed with `--set` sees the same batches), to A/B training settings on what training sees.
+`--profile` runs those steps, and prediction at each size, under torch.profiler and prints where
+the time goes: the model's parts (the pixel decoder's deformable attention among them), the loss
+and its Hungarian matcher, backward, the optimizer, and the busiest operators.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -27,12 +32,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from openparts.config import resolve
 from openparts.engine.data import training_loader
 from openparts.engine.predict import Predictor, inference_dtype, native_bf16
 from openparts.engine.supervised import part_class_names, training_datasets
-from openparts.model import build_model, input_channels
+from openparts.model import build_model, deformable_attention, input_channels
 
 log = logging.getLogger("benchmarks.model_speed")
 
@@ -56,13 +62,19 @@ def dataset_batches(config: dict, data_dir: Path, device: torch.device) -> Itera
         yield inputs.to(device), targets
 
 
-# where a training step's forward time goes, by the module that computes it (the loss includes the matcher)
-REGIONS: dict[str, Callable[[torch.nn.Module], torch.nn.Module]] = {
-    "backbone": lambda model: model.mask2former.model.pixel_level_module.encoder,
-    "pixel decoder": lambda model: model.mask2former.model.pixel_level_module.decoder,
-    "transformer decoder": lambda model: model.mask2former.model.transformer_module,
-    "loss, matcher included": lambda model: model.mask2former.criterion,
-    "matcher": lambda model: model.mask2former.criterion.matcher,
+def deformable_attention_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
+    return [module for module in model.modules() if type(module).__name__.endswith("MultiscaleDeformableAttention")]
+
+
+# where the forward time goes, by the modules that compute it (the loss includes the matcher)
+REGIONS: dict[str, Callable[[torch.nn.Module], list[torch.nn.Module]]] = {
+    "model forward": lambda model: [model.mask2former.model],
+    "backbone": lambda model: [model.mask2former.model.pixel_level_module.encoder],
+    "pixel decoder": lambda model: [model.mask2former.model.pixel_level_module.decoder],
+    "deformable attention": deformable_attention_modules,  # inside the pixel decoder, its projections included
+    "transformer decoder": lambda model: [model.mask2former.model.transformer_module],
+    "loss, matcher included": lambda model: [model.mask2former.criterion],
+    "matcher": lambda model: [model.mask2former.criterion.matcher],
 }
 STEP_REGIONS = ("forward", "backward", "optimizer")
 
@@ -70,17 +82,22 @@ STEP_REGIONS = ("forward", "backward", "optimizer")
 def label_regions(model: torch.nn.Module) -> None:
     """A profiler range around each region's forward, so that the profile can attribute its time."""
     for name, find in REGIONS.items():
-        ranges: list[torch.profiler.record_function] = []
+        for module in find(model):
+            label(module, name)
 
-        def enter(module, args, name=name, ranges=ranges) -> None:
-            ranges.append(torch.profiler.record_function(name))
-            ranges[-1].__enter__()
 
-        def leave(module, args, output, ranges=ranges) -> None:
-            ranges.pop().__exit__(None, None, None)
+def label(module: torch.nn.Module, name: str) -> None:
+    ranges: list[torch.profiler.record_function] = []
 
-        find(model).register_forward_pre_hook(enter)
-        find(model).register_forward_hook(leave)
+    def enter(module, args) -> None:
+        ranges.append(torch.profiler.record_function(name))
+        ranges[-1].__enter__()
+
+    def leave(module, args, output) -> None:
+        ranges.pop().__exit__(None, None, None)
+
+    module.register_forward_pre_hook(enter)
+    module.register_forward_hook(leave)
 
 
 def training_step_seconds(
@@ -120,11 +137,14 @@ def training_step_seconds(
     return sum(timings) / len(timings)
 
 
-def profile_summary(profiler: torch.profiler.profile, steps: int, step_seconds: float) -> str:
-    """Milliseconds per step and share of the step for each region, then the busiest operators."""
+def profile_summary(profiler: torch.profiler.profile, steps: int, step_seconds: float | None = None, unit: str = "step") -> str:
+    """Milliseconds per step (or batch) and share of it for each region, then the busiest operators.
+    Without `step_seconds`, shares are of the profiled `prediction` range."""
     events = {event.key: event for event in profiler.key_averages()}
-    lines = [f"{'region':<24} {'ms/step':>9} {'share':>7}"]
-    for name in (*STEP_REGIONS, *REGIONS):
+    if step_seconds is None:
+        step_seconds = events["prediction"].cpu_time_total / 1e6 / steps
+    lines = [f"{'region':<24} {'ms/' + unit:>9} {'share':>7}"]
+    for name in (*STEP_REGIONS, "prediction", *REGIONS):
         if name in events:
             milliseconds = events[name].cpu_time_total / 1000 / steps
             lines.append(f"{name:<24} {milliseconds:9.1f} {milliseconds / 10 / step_seconds:6.1f}%")
@@ -132,25 +152,78 @@ def profile_summary(profiler: torch.profiler.profile, steps: int, step_seconds: 
     return "\n".join([*lines, "", table])
 
 
-def prediction_images_per_second(config: dict, size: int, images: int, device: torch.device) -> tuple[float, float]:
+PREDICTION_BATCH = 4
+
+
+def prediction_images_per_second(
+    config: dict, size: int, images: int, device: torch.device, profiler: torch.profiler.profile | None = None
+) -> tuple[float, float, float]:
+    """Images/s of our Predictor and of the plain forward (transformers' own deformable attention
+    included), and the fp32 ceiling: how much faster than the plain forward any fp32 schedule
+    could be on this machine (`fp32_ceiling`)."""
     model = build_model(config["model"]).to(device).eval()
     pictures = [torch.randint(0, 255, (size, size, 3), dtype=torch.uint8).numpy() for _ in range(images)]
     objects = [None] * images
-    predictor = Predictor(model, {**config["predict"], "shortest_edge": size, "max_size": size, "batch_size": 4}, device)
+    predictor = Predictor(model, {**config["predict"], "shortest_edge": size, "max_size": size, "batch_size": PREDICTION_BATCH}, device)
     predictor.predict_batch(pictures[:2], objects[:2])
     start = time.perf_counter()
-    for offset in range(0, images, 4):
-        predictor.predict_batch(pictures[offset : offset + 4], objects[offset : offset + 4])
+    for offset in range(0, images, PREDICTION_BATCH):
+        predictor.predict_batch(pictures[offset : offset + PREDICTION_BATCH], objects[offset : offset + PREDICTION_BATCH])
     ours = images / (time.perf_counter() - start)
     plain = torch.rand(1, model.in_channels, size, size, device=device)
-    model.mask2former(pixel_values=plain)
-    start = time.perf_counter()
-    for _ in range(images):
+    with deformable_attention.unoptimised():
         model.mask2former(pixel_values=plain)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    baseline = images / (time.perf_counter() - start)
-    return ours, baseline
+        start = time.perf_counter()
+        for _ in range(images):
+            model.mask2former(pixel_values=plain)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        baseline = images / (time.perf_counter() - start)
+    ceiling = fp32_ceiling(model.mask2former, plain, 1 / baseline) if device.type == "cpu" else float("nan")
+    if profiler is not None:  # last: its hooks must not slow the timed runs
+        label_regions(model)
+        with profiler:
+            for offset in range(0, images, PREDICTION_BATCH):
+                with torch.profiler.record_function("prediction"):
+                    predictor.predict_batch(pictures[offset : offset + PREDICTION_BATCH], objects[offset : offset + PREDICTION_BATCH])
+    return ours, baseline, ceiling
+
+
+def fp32_ceiling(network: torch.nn.Module, pixels: torch.Tensor, plain_seconds: float) -> float:
+    """The plain forward's time over the time its convolutions and matrix products alone would
+    take at the rates this machine reaches on large ones: no fp32 optimisation that keeps the
+    model's arithmetic can be faster than that (the 2x target assumed bf16 hardware)."""
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        network(pixel_values=pixels)
+    flops = {str(op): count for op, count in counter.get_flop_counts()["Global"].items()}
+    convolution = sum(count for op, count in flops.items() if "convolution" in op)
+    matrix = sum(flops.values()) - convolution
+    return plain_seconds / (convolution / convolution_rate() + matrix / matmul_rate())
+
+
+def matmul_rate() -> float:
+    """FLOP/s of a 2048 x 2048 fp32 matrix product, the best case for linear layers."""
+    left, right = torch.rand(2048, 2048), torch.rand(2048, 2048)
+    return 2 * 2048**3 / best_seconds(lambda: left @ right)
+
+
+def convolution_rate() -> float:
+    """FLOP/s of the model's largest convolution (3x3, 256 channels, at stride 4 of a 512 px batch of 4)."""
+    layer = torch.nn.Conv2d(256, 256, 3, padding=1).to(memory_format=torch.channels_last)
+    features = torch.rand(4, 256, 128, 128).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        return 2 * 4 * 128 * 128 * 256 * 256 * 9 / best_seconds(lambda: layer(features))
+
+
+def best_seconds(work: Callable[[], object], repeats: int = 5) -> float:
+    """The fastest of a few runs after a warm-up: the machine's rate, not its noise."""
+    work()
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        timings.append(time.perf_counter() - start)
+    return min(timings)
 
 
 def main() -> int:
@@ -160,7 +233,14 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--data", type=Path, help="time training steps on this dataset's crops (crop size of the preset)")
-    parser.add_argument("--profile", action="store_true", help="with --data: where a training step's time goes (torch.profiler)")
+    parser.add_argument(
+        "--profile", action="store_true", help="where the time goes (torch.profiler): training steps on --data, prediction at each size"
+    )
+    parser.add_argument(
+        "--transformers-attention",
+        action="store_true",
+        help="train and predict with transformers' own deformable attention: the A/B of openparts.model.deformable_attention",
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset key")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -173,6 +253,13 @@ def main() -> int:
         torch.get_num_threads(),
         native_bf16(device),
     )
+    with deformable_attention.unoptimised() if args.transformers_attention else contextlib.nullcontext():
+        measure(args, config, device)
+    return 0
+
+
+def measure(args: argparse.Namespace, config: dict, device: torch.device) -> None:
+    """Training steps (on --data, then synthetic batches) and prediction at each size, as main prints them."""
     if args.data:
         profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if args.profile else None
         step = training_step_seconds(config, dataset_batches(config, args.data, device), args.steps, device, profiler)
@@ -200,18 +287,24 @@ def main() -> int:
             config["train"]["batch_size"] / step,
             memory,
         )
-        ours, baseline = prediction_images_per_second(config, size, args.images, device)
+        profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if args.profile else None
+        ours, baseline, ceiling = prediction_images_per_second(config, size, args.images, device, profiler)
         dtype = inference_dtype(device, config["predict"]["precision"])
         log.info(
-            "%d px: prediction %.2f images/s (%s, channels-last %s); plain transformers forward %.2f images/s; ratio %.2fx",
+            "%d px: prediction %.2f images/s (%s, channels-last %s); plain transformers forward %.2f images/s; ratio %.2fx"
+            " (fp32 ceiling %.2fx: the plain forward's convolutions and matrix products alone, at this machine's best rates)",
             size,
             ours,
             str(dtype).removeprefix("torch."),
             config["predict"]["channels_last"],
             baseline,
             ours / baseline,
+            ceiling,
         )
-    return 0
+        if profiler is not None:
+            batches = -(-args.images // PREDICTION_BATCH)
+            summary = profile_summary(profiler, batches, unit="batch")
+            log.info("profile of prediction at %d px (%d batches of %d):\n%s", size, batches, PREDICTION_BATCH, summary)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,10 @@ import torch
 from torch import nn
 from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, ResNetConfig
 
+from openparts.model import deformable_attention
+
 log = logging.getLogger(__name__)
+deformable_attention.install()
 
 
 class _KnownBackboneWarning(logging.Filter):

@@ -1,0 +1,47 @@
+import torch
+from transformers.models.mask2former import modeling_mask2former
+
+from openparts.config import resolve
+from openparts.model import build_model, deformable_attention
+
+SHAPES = [(12, 16), (6, 8), (3, 4)]  # three levels, not square: height and width must not be swapped
+
+
+def attention_inputs(batch: int = 2, heads: int = 4, channels: int = 8, points: int = 3) -> tuple[torch.Tensor, ...]:
+    generator = torch.Generator().manual_seed(0)
+    queries = sum(height * width for height, width in SHAPES)
+    value = torch.randn(batch, queries, heads, channels, generator=generator)
+    # some locations fall outside [0, 1]: zero padding must match there too
+    locations = torch.rand(batch, queries, heads, len(SHAPES), points, 2, generator=generator) * 1.4 - 0.2
+    weights = torch.rand(batch, queries, heads, len(SHAPES) * points, generator=generator).softmax(-1)
+    return value, locations, weights.view(batch, queries, heads, len(SHAPES), points)
+
+
+def test_it_computes_what_transformers_computes_forward_and_backward() -> None:
+    ours_inputs = [tensor.clone().requires_grad_() for tensor in attention_inputs()]
+    theirs_inputs = [tensor.clone().requires_grad_() for tensor in attention_inputs()]
+    value, locations, weights = ours_inputs
+    ours = deformable_attention.multi_scale_deformable_attention(value, SHAPES, locations, weights)
+    value, locations, weights = theirs_inputs
+    theirs = deformable_attention.transformers_attention(value, SHAPES, locations, weights)
+    assert ours.shape == theirs.shape == (2, sum(h * w for h, w in SHAPES), 4 * 8)
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    upstream = torch.randn_like(ours)
+    (ours * upstream).sum().backward()
+    (theirs * upstream).sum().backward()
+    for mine, reference in zip(ours_inputs, theirs_inputs, strict=True):
+        torch.testing.assert_close(mine.grad, reference.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_models_use_it_and_the_unoptimised_baseline_can_still_be_measured() -> None:
+    assert modeling_mask2former.multi_scale_deformable_attention is deformable_attention.multi_scale_deformable_attention
+    torch.manual_seed(0)
+    model = build_model(resolve("tiny")["model"]).eval()
+    pixels = torch.rand(1, 4, 64, 64)
+    with torch.inference_mode():
+        ours = model.mask2former(pixel_values=pixels).masks_queries_logits
+        with deformable_attention.unoptimised():
+            assert modeling_mask2former.multi_scale_deformable_attention is deformable_attention.transformers_attention
+            theirs = model.mask2former(pixel_values=pixels).masks_queries_logits
+    assert modeling_mask2former.multi_scale_deformable_attention is deformable_attention.multi_scale_deformable_attention
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
