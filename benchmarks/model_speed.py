@@ -179,7 +179,7 @@ def prediction_images_per_second(
         if device.type == "cuda":
             torch.cuda.synchronize()
         baseline = images / (time.perf_counter() - start)
-    ceiling = fp32_ceiling(model.mask2former, plain, 1 / baseline) if device.type == "cpu" else float("nan")
+    ceiling = fp32_ceiling(model.mask2former, plain, 1 / baseline) if device.type == "cpu" else float("nan")  # a CPU bound
     if profiler is not None:  # last: its hooks must not slow the timed runs
         label_regions(model)
         with profiler:
@@ -290,16 +290,20 @@ def measure(args: argparse.Namespace, config: dict, device: torch.device) -> Non
         profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if args.profile else None
         ours, baseline, ceiling = prediction_images_per_second(config, size, args.images, device, profiler)
         dtype = inference_dtype(device, config["predict"]["precision"])
+        bound = (
+            f" (fp32 ceiling {ceiling:.2f}x: the plain forward's convolutions and matrix products alone, at this machine's best rates)"
+            if device.type == "cpu"
+            else ""
+        )
         log.info(
-            "%d px: prediction %.2f images/s (%s, channels-last %s); plain transformers forward %.2f images/s; ratio %.2fx"
-            " (fp32 ceiling %.2fx: the plain forward's convolutions and matrix products alone, at this machine's best rates)",
+            "%d px: prediction %.2f images/s (%s, channels-last %s); plain transformers forward %.2f images/s; ratio %.2fx%s",
             size,
             ours,
             str(dtype).removeprefix("torch."),
             config["predict"]["channels_last"],
             baseline,
             ours / baseline,
-            ceiling,
+            bound,
         )
         if profiler is not None:
             batches = -(-args.images // PREDICTION_BATCH)

@@ -5,11 +5,11 @@ no compiled kernel is installable here) samples every level, stacks the samples 
 and points into one tensor, multiplies it by the attention weights and sums. At 512 px, batch 4,
 that stack is 32 heads-x-images x 32 channels x 5,376 queries x 12 samples: 264 MB written,
 then read twice, in each encoder layer, and it made the deformable attention 42 % of the
-forward pass on CPU (`benchmarks/model_speed.py --sizes 512 --profile`). Here each level's samples are
-weighted and summed as soon as they are drawn, and each level's sampling grid is contiguous
-(transformers slices a strided one, which grid_sample copies): the same sums in another order,
-so outputs agree to float rounding (tests/model/test_deformable_attention.py), with a third of
-the memory traffic.
+forward pass on CPU (`benchmarks/model_speed.py --sizes 512 --profile --transformers-attention`).
+Here each level's samples are weighted and summed as soon as they are drawn: the largest
+temporary is one level's samples (a third of the stack with three levels), and the stack's copy
+is gone. The same sums in another order, so outputs and gradients agree to float rounding
+(tests/model/test_deformable_attention.py).
 """
 
 from __future__ import annotations
