@@ -78,7 +78,7 @@ def prepare_data(work: Path, synthetic_images: int) -> dict[str, Path]:
     synthetic = data / "synthetic"
     if not (synthetic / "annotations.json").is_file() or len(PartDataset.open(synthetic)) != synthetic_images:
         generate(synthetic, synthetic_images, "seen", seed=100, size=256, overwrite=True)  # a set of another size is remade
-    paths = {"carparts-train": data / "carparts" / "train", "ccp": data / "ccp", "synthetic": data / "synthetic"}
+    paths = {"carparts-train": data / "carparts" / "train", "ccp": data / "ccp", "synthetic": synthetic}
     pascal = PartDataset.open(data / "pascal58")
     person = [i for i, r in enumerate(pascal.images) if r.get("object_category") == "person"]
     chosen = {
