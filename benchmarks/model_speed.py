@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+from transformers.models.mask2former import modeling_mask2former
 
 from openparts.config import resolve
 from openparts.engine.data import training_loader
@@ -63,7 +64,8 @@ def dataset_batches(config: dict, data_dir: Path, device: torch.device) -> Itera
 
 
 def deformable_attention_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
-    return [module for module in model.modules() if type(module).__name__.endswith("MultiscaleDeformableAttention")]
+    layer = modeling_mask2former.Mask2FormerPixelDecoderEncoderMultiscaleDeformableAttention  # a rename fails loudly here
+    return [module for module in model.modules() if isinstance(module, layer)]
 
 
 # where the forward time goes, by the modules that compute it (the loss includes the matcher)
