@@ -1,4 +1,5 @@
-"""K-means for pseudo parts: openparts' batched torch K-means vs scikit-learn, same CPU, same run.
+"""K-means for pseudo parts: openparts' batched torch K-means vs scikit-learn, same CPU, same run;
+on a machine with a GPU, ours on the GPU too (the copy to it timed), against the same baseline.
 
     python benchmarks/kmeans_speed.py [--images 64 --pixels 4096 --dims 256 --k 10]
 
@@ -45,24 +46,36 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     points = features(args.images, args.pixels, args.dims)
     kmeans(points[:2], args.k)  # warm-up
-    ours_times, reference_times = [], []
+    devices = [torch.device("cpu"), *([torch.device("cuda")] if torch.cuda.is_available() else [])]
+    for device in devices[1:]:
+        kmeans(points[:2].to(device), args.k)  # warm-up: CUDA context and kernels
+    ours_times: dict[torch.device, list[float]] = {device: [] for device in devices}
+    ours: dict[torch.device, float] = {}
+    reference_times = []
     for _ in range(args.repeats):  # the median of a few runs: this machine's timings wander by 20%
-        start = time.perf_counter()
-        ours = kmeans(points, args.k, generator=torch.Generator().manual_seed(0))
-        ours_times.append(time.perf_counter() - start)
+        for device in devices:
+            start = time.perf_counter()
+            on_device = points.to(device)
+            ours[device] = kmeans(on_device, args.k, generator=torch.Generator(device=device).manual_seed(0)).inertia.sum().item()
+            ours_times[device].append(time.perf_counter() - start)  # .item() waits for the GPU
         start = time.perf_counter()
         reference = sum(
             KMeans(args.k, init="k-means++", n_init=1, random_state=index).fit(points[index].numpy()).inertia_
             for index in range(args.images)
         )
         reference_times.append(time.perf_counter() - start)
-    ours_seconds, reference_seconds = statistics.median(ours_times), statistics.median(reference_times)
-    ratio = ours.inertia.sum().item() / reference
+    reference_seconds = statistics.median(reference_times)
     log.info("%d images x %d pixels x %d dims, K = %d, %d threads", args.images, args.pixels, args.dims, args.k, torch.get_num_threads())
     log.info("scikit-learn KMeans (baseline)  %.2f s", reference_seconds)
-    log.info(
-        "openparts kmeans               %.2f s  (%.1fx faster; inertia ratio %.4f)", ours_seconds, reference_seconds / ours_seconds, ratio
-    )
+    for device in devices:
+        seconds, name = statistics.median(ours_times[device]), torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
+        log.info(
+            "openparts kmeans on %-10s  %.3f s  (%.1fx faster; inertia ratio %.4f)",
+            name[:10],
+            seconds,
+            reference_seconds / seconds,
+            ours[device] / reference,
+        )
     return 0
 
 

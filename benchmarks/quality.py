@@ -26,9 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +69,45 @@ MODELS = {
 
 
 def prepare_data(work: Path, synthetic_images: int) -> dict[str, Path]:
-    """Converted sources, the evaluation sets (perfect and salient masks) and the unlabeled pool."""
+    """Converted sources, the evaluation sets (perfect and salient masks), the unlabeled pool and,
+    when `synthetic_images` > 0, the synthetic categories. Only what is missing is made, so a work
+    folder prepared on another machine (a GPU node without ../shared/data) runs as it is."""
     data = work / "data"
-    if not (data / "carparts" / "test" / "annotations.json").is_file():
+    paths = {"carparts-train": data / "carparts" / "train", "ccp": data / "ccp"}
+    for name in SETS:
+        paths[name], paths[f"{name}-salient"] = data / "eval" / name, data / "eval" / f"{name}-salient"
+    if not all(_ready(folder) for folder in paths.values()):
+        _convert_sources(data)
+        _write_evaluation_sets(data, paths)
+    if not _ready(data / "unlabeled"):
+        write_union([paths[f"{name}-salient"] for name in SETS], data / "unlabeled", name="unlabeled", overwrite=True)
+    paths["unlabeled"] = data / "unlabeled"
+    if synthetic_images:
+        synthetic = paths["synthetic"] = data / "synthetic"
+        if not _ready(synthetic) or len(PartDataset.open(synthetic)) != synthetic_images:
+            generate(synthetic, synthetic_images, "seen", seed=100, size=256, overwrite=True)  # a set of another size is remade
+    return paths
+
+
+def _ready(folder: Path) -> bool:
+    return (folder / "annotations.json").is_file()
+
+
+def _convert_sources(data: Path) -> None:
+    if not SHARED.is_dir():
+        raise SystemExit(
+            f"{data}: the prepared data are incomplete and {SHARED} (car-parts, clothing-co-parsing, "
+            "pascal-part-samples; see its README.md) is not there to make them from"
+        )
+    if not _ready(data / "carparts" / "test"):
         convert("car-parts", SHARED / "car-parts", data / "carparts", overwrite=True)
-    if not (data / "ccp" / "annotations.json").is_file():
+    if not _ready(data / "ccp"):
         convert("ccp", SHARED / "clothing-co-parsing", data / "ccp", overwrite=True)
-    if not (data / "pascal58" / "annotations.json").is_file():
+    if not _ready(data / "pascal58"):
         convert("pascal-part", SHARED / "pascal-part-samples", data / "pascal58", grouping="58", overwrite=True)
-    synthetic = data / "synthetic"
-    if not (synthetic / "annotations.json").is_file() or len(PartDataset.open(synthetic)) != synthetic_images:
-        generate(synthetic, synthetic_images, "seen", seed=100, size=256, overwrite=True)  # a set of another size is remade
-    paths = {"carparts-train": data / "carparts" / "train", "ccp": data / "ccp", "synthetic": synthetic}
+
+
+def _write_evaluation_sets(data: Path, paths: dict[str, Path]) -> None:
     pascal = PartDataset.open(data / "pascal58")
     person = [i for i, r in enumerate(pascal.images) if r.get("object_category") == "person"]
     chosen = {
@@ -88,17 +117,12 @@ def prepare_data(work: Path, synthetic_images: int) -> dict[str, Path]:
     }
     masker = None
     for name, (source, indices) in chosen.items():
-        perfect, imperfect = data / "eval" / name, data / "eval" / f"{name}-salient"
-        if not (perfect / "annotations.json").is_file():
+        perfect, imperfect = paths[name], paths[f"{name}-salient"]
+        if not _ready(perfect):
             write_subset(source, perfect, indices, name=name, overwrite=True)
-        if not (imperfect / "annotations.json").is_file():
+        if not _ready(imperfect):
             masker = masker or make_masker("salient")
             write_with_object_masks(perfect, imperfect, masker, "salient", overwrite=True, name=f"{name}-salient")
-        paths[name], paths[f"{name}-salient"] = perfect, imperfect
-    if not (data / "unlabeled" / "annotations.json").is_file():
-        write_union([paths[f"{name}-salient"] for name in SETS], data / "unlabeled", name="unlabeled", overwrite=True)
-    paths["unlabeled"] = data / "unlabeled"
-    return paths
 
 
 def run_stage(stage: str, inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
@@ -123,21 +147,30 @@ def stage_inputs(work: Path, paths: dict[str, Path], chosen: list[str]) -> dict[
     return {name: run_stage("object_masks", {"data": paths[name]}, given, work / "stages" / name) for name in names}
 
 
-def train_models(work: Path, sources: dict[str, Path], preset: str, iterations: int, chosen: list[str]) -> dict[str, Path]:
-    folders = {}
-    for name, (synthetic, overrides) in MODELS.items():
+def train_models(
+    work: Path, sources: dict[str, Path], preset: str, iterations: int, chosen: list[str], overrides: list[str], parallel: bool
+) -> dict[str, Path]:
+    """The chosen base models; with `parallel`, side by side in one process each (one GPU holds
+    them all at once, and a batch of 2 leaves it mostly idle), else one after another."""
+    jobs = {}
+    for name, (synthetic, model_overrides) in MODELS.items():
         if name not in chosen:
             log.info("%s: left out (--models)", name)
             continue
-        config = resolve(preset, [f"train.iterations={iterations}", "train.checkpoint_every=100", *overrides])
+        config = resolve(preset, [f"train.iterations={iterations}", "train.checkpoint_every=100", *model_overrides, *overrides])
         inputs = {"data": sources["carparts-train"], "data_2": sources["ccp"], **({"data_3": sources["synthetic"]} if synthetic else {})}
-        folders[name] = run_stage("train", inputs, {"config": config}, work / "stages" / name)
-    return folders
+        jobs[name] = ("train", inputs, {"config": config}, work / "stages" / name)
+    if not parallel:
+        return {name: run_stage(*job) for name, job in jobs.items()}
+    spawn = multiprocessing.get_context("spawn")  # CUDA does not survive a fork
+    with ProcessPoolExecutor(len(jobs), mp_context=spawn, initializer=configure_logging) as pool:
+        futures = {name: pool.submit(run_stage, *job) for name, job in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
-def adapt(work: Path, sources: dict[str, Path], base: Path, preset: str, iterations: int) -> Path:
+def adapt(work: Path, sources: dict[str, Path], base: Path, preset: str, iterations: int, overrides: list[str]) -> Path:
     """OPS (SS+ST): pseudo labels and pseudo parts from the base model, then joint fine-tuning."""
-    config = resolve(preset, [f"finetune.iterations={iterations}", "finetune.mode=ss+st", "train.checkpoint_every=50"])
+    config = resolve(preset, [f"finetune.iterations={iterations}", "finetune.mode=ss+st", "train.checkpoint_every=50", *overrides])
     params, folder = {"config": config}, work / "stages"
     unlabeled = {"model": base, "data": sources["unlabeled"]}
     inputs = {
@@ -268,6 +301,10 @@ def _table(title: str, rows: dict[str, dict[str, float]], columns: tuple[str, ..
     return [*lines, ""]
 
 
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("outputs/quality"))
@@ -276,19 +313,25 @@ def main() -> int:
     parser.add_argument("--finetune-iterations", type=int, default=300, help="OPS fine-tuning steps (default: %(default)s)")
     parser.add_argument("--synthetic-images", type=int, default=400, help="synthetic images added for `with-synthetic`")
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS), help="base models to train (default: all)")
+    parser.add_argument("--parallel", action="store_true", help="train the base models side by side (for a GPU)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="configuration override for every training stage, e.g. train.max_minutes=3 or train.num_workers=3",
+    )
     parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results", help="folder for quality.md / quality.json")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    if not SHARED.is_dir():
-        log.error("needs %s (see its README.md): car-parts, clothing-co-parsing, pascal-part-samples", SHARED)
-        return 1
-    started = time.perf_counter()
-    paths = prepare_data(args.work, args.synthetic_images)
+    configure_logging()
     if "base" not in args.models:
         parser.error("--models needs base (OPS is fine-tuned from it)")
+    started = time.perf_counter()
+    paths = prepare_data(args.work, args.synthetic_images if "with-synthetic" in args.models else 0)
     sources = stage_inputs(args.work, paths, args.models)
-    models = train_models(args.work, sources, args.preset, args.iterations, args.models)
-    models["ops"] = adapt(args.work, sources, models["base"], args.preset, args.finetune_iterations)
+    models = train_models(args.work, sources, args.preset, args.iterations, args.models, args.overrides, args.parallel)
+    models["ops"] = adapt(args.work, sources, models["base"], args.preset, args.finetune_iterations, args.overrides)
     results = evaluate(paths, models, args.preset, args.work)
     minutes = (time.perf_counter() - started) / 60
     import transformers

@@ -124,6 +124,15 @@ def test_tracking_off_touches_nothing(tmp_path: Path, monkeypatch: pytest.Monkey
     assert not (tmp_path / "mlflow.db").exists()
 
 
+def test_tracking_off_needs_no_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GPU node or slim image without MLflow still runs stages when tracking is off."""
+    monkeypatch.setenv("OPENPARTS_TRACKING", "off")
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` now fails
+    (tmp_path / "metrics.json").write_text('{"AP": 1.0}')
+    with tracking.stage_run("evaluate", {}, {}):
+        tracking.log_outputs(tmp_path)
+
+
 def test_a_model_is_registered_only_when_it_beats_the_registered_version(store: str, tmp_path: Path) -> None:
     model = tmp_path / "model"
     model.mkdir()

@@ -206,6 +206,8 @@ def _report_lost(stage: str) -> None:
 
 def log_outputs(out_dir: Path) -> None:
     """Metrics, report and pictures of a finished stage folder, into the active run."""
+    if not _active:  # tracking off or unreachable: a machine without MLflow installed runs stages too
+        return
     import json
 
     import mlflow

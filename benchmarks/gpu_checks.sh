@@ -1,0 +1,50 @@
+#!/bin/bash
+# Issue 8's GPU checks in one command, sized for a GPU lent for about ten minutes:
+#   1. the speed benchmark on the GPU: prediction images/s vs the plain transformers forward at
+#      256 and 512 px, training images/s at 512 px with bf16 autocast (cpu and paper presets);
+#   2. K-means on the GPU vs scikit-learn;
+#   3. bench-quality with GPU-sized batches: base and base-3ch trained side by side, OPS, scoring.
+# Inputs, made where ../shared/data is (the GPU machine has neither it nor a package registry):
+#   .devdata/quality.tar  a bench-quality work folder: data/carparts/train, data/ccp (its first 380
+#                         images: the transfer to the GPU machine is capped at 64 MiB), data/eval/*
+#                         and the baselines.json of an earlier run (baseline scores are keyed by the
+#                         evaluation sets' content, so they are reused, not recomputed)
+#   .whl/                 wheels the GPU machine's Python lacks (pycocotools, faster-coco-eval)
+# Usage: OUT=outputs/gpu-checks bash benchmarks/gpu_checks.sh
+# Everything it prints is also under $OUT: speed_*.log, kmeans.log, cuda_tests.log, quality.log, quality/.
+set -u -o pipefail
+OUT=${OUT:-outputs/gpu-checks}
+PY=${PY:-python3}
+WORK=${WORK:-/tmp/openparts-quality}
+PRESET=${PRESET:-cpu}          # the quality run's preset
+ITERS=${ITERS:-1000}           # base-model steps at batch $BATCH (CPU runs: 2,000 steps at batch 2)
+FT_ITERS=${FT_ITERS:-150}      # OPS fine-tuning steps
+BATCH=${BATCH:-16}
+CAP=${CAP:-3.0}                # minutes: a safety cap per training stage
+QUALITY_SECONDS=${QUALITY_SECONDS:-390}
+SPEED_SECONDS=${SPEED_SECONDS:-70}
+WHEELS=${WHEELS:-.whl}        # a folder of wheels to install first; "none" to skip
+mkdir -p "$OUT" "$WORK"
+if [ -d "$WHEELS" ]; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/openparts-site "$WHEELS"/*.whl || exit 1
+  export PYTHONPATH=src:/tmp/openparts-site${PYTHONPATH:+:$PYTHONPATH}
+else
+  export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONUNBUFFERED=1 OPENPARTS_TRACKING=off TQDM_DISABLE=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
+tar xf .devdata/quality.tar -C "$WORK" || exit 1
+nvidia-smi -L 2>/dev/null
+"$PY" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'cuda', torch.cuda.is_available())"
+
+timeout "$SPEED_SECONDS" "$PY" benchmarks/model_speed.py --preset "${SPEED_PRESET:-cpu}" --sizes 256 512 --steps 3 --images 16 >"$OUT/speed_cpu.log" 2>&1
+timeout "$SPEED_SECONDS" "$PY" benchmarks/model_speed.py --preset "${SPEED_PRESET:-paper}" --set model.backbone.pretrained=null \
+  --sizes 512 --steps 3 --images 16 >"$OUT/speed_paper.log" 2>&1
+timeout 45 "$PY" benchmarks/kmeans_speed.py >"$OUT/kmeans.log" 2>&1
+timeout 60 "$PY" -m pytest -q -p no:cacheprovider tests/test_clustering.py -k cuda >"$OUT/cuda_tests.log" 2>&1
+
+timeout "$QUALITY_SECONDS" "$PY" benchmarks/quality.py --work "$WORK" --preset "$PRESET" --models base base-3ch --parallel \
+  --iterations "$ITERS" --finetune-iterations "$FT_ITERS" --set train.batch_size="$BATCH" --set train.num_workers=6 \
+  --set train.max_minutes="$CAP" --set train.log_every=100 --results "$OUT/quality" >"$OUT/quality.log" 2>&1
+echo "quality exit status $?"
+for f in "$OUT"/speed_*.log "$OUT"/kmeans.log "$OUT"/cuda_tests.log; do echo "== $f"; grep -v "^\s*$" "$f" | tail -n 8; done
+echo "== quality"; grep -E "done in|current, kept|Error|error|Traceback|beats|baseline" "$OUT/quality.log" | tail -n 20
