@@ -8,6 +8,7 @@ uninterrupted run sees, whatever the number of data-loader workers.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,10 +80,21 @@ def training_loader(
         num_workers=num_workers,
         collate_fn=collate or collate_samples,
         persistent_workers=num_workers > 0,
+        multiprocessing_context=worker_context(num_workers),
         # the loader draws a base seed when iterated; from its own generator, not the global RNG
         # that the restored training state (and the loss's point sampling) depends on
         generator=torch.Generator().manual_seed(seed),
     )
+
+
+def worker_context(num_workers: int) -> Any:
+    """fork where the platform has it, whatever the process's default. A process started by
+    spawn (a process pool, some launchers) has spawn as its default, and each spawned worker
+    re-imports the main module and unpickles the dataset: 50-85 s before the first step (2 CPU
+    cores here; an H100 machine's 16), against 1 s with fork. The workers never touch CUDA."""
+    if num_workers > 0 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return None
 
 
 class PairedSamples(Dataset):
