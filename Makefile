@@ -92,9 +92,9 @@ bench-memory: $(STAMP)
 
 # Quality on the real data of ../shared/data: baselines, object-awareness ablation, OPS, class-aware vs
 # agnostic, synthetic categories added; benchmarks/results/quality.md. Hours on 2 CPU cores (ITERATIONS
-# training steps per model, 4 models), minutes on a GPU.
+# training steps per model, 4 models), minutes on a GPU (QUALITY_ARGS="--parallel --set train.batch_size=16").
 bench-quality: $(STAMP)
-	$(BIN)/python benchmarks/quality.py --work outputs/quality --iterations $${ITERATIONS:-2000}
+	$(BIN)/python benchmarks/quality.py --work outputs/quality --iterations $${ITERATIONS:-2000} $(QUALITY_ARGS)
 
 bench-carparts: $(STAMP)
 	$(BIN)/python benchmarks/carparts_quality.py --work outputs/carparts --minutes 45

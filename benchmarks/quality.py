@@ -28,6 +28,7 @@ import json
 import logging
 import multiprocessing
 import platform
+import shlex
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -301,6 +302,12 @@ def _table(title: str, rows: dict[str, dict[str, float]], columns: tuple[str, ..
     return [*lines, ""]
 
 
+def steps_trained(stage_folder: Path) -> int:
+    """What a model really trained: a `train.max_minutes` cap can stop it before --iterations."""
+    record = json.loads((artifact(stage_folder, "model") / "openparts.json").read_text())
+    return record["training"]["steps"]
+
+
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
@@ -340,10 +347,11 @@ def main() -> int:
         f"openparts {__version__}, torch {torch.__version__}, transformers {transformers.__version__}, "
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
         f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
-        f"command: `python benchmarks/quality.py --preset {args.preset} --iterations {args.iterations} "
-        f"--finetune-iterations {args.finetune_iterations} --synthetic-images {args.synthetic_images} --models {' '.join(args.models)}` "
-        f"({minutes:.0f} minutes)",
-        "Trained on car-parts train (400) + CCP (1,003); persons are seen (CCP), the other Pascal-Part categories unseen.",
+        f"command: `python {shlex.join(sys.argv)}` ({minutes:.0f} minutes)",
+        f"Trained on car-parts train ({len(PartDataset.open(paths['carparts-train'])):,}) + CCP ({len(PartDataset.open(paths['ccp'])):,})"
+        f"{' + synthetic categories (' + format(args.synthetic_images, ',') + ', with-synthetic only)' if 'synthetic' in paths else ''}; "
+        "persons are seen (CCP), the other Pascal-Part categories unseen.",
+        "Steps trained: " + ", ".join(f"{name} {steps_trained(folder)}" for name, folder in models.items()) + ".",
         "OPS adapts on the evaluation images without labels (salient masks), as the paper's Table 3 on PartImageNet val.",
         "`perfect`: the sets' own object masks; `imperfect`: the salient-object model's. AP/AP50 class-agnostic;",
         "mIoU/fwIoU/mACC are the oracle semantic metrics inside the object (Table 5).",
