@@ -87,7 +87,7 @@ def training_loader(
     )
 
 
-def worker_context(num_workers: int) -> Any:
+def worker_context(num_workers: int) -> multiprocessing.context.BaseContext | None:
     """fork where the platform has it, whatever the process's default. A process started by
     spawn (a process pool, some launchers) has spawn as its default, and each spawned worker
     re-imports the main module and unpickles the dataset: 50-85 s before the first step (2 CPU
