@@ -19,6 +19,12 @@ passed with `--set` sees the same batches), to A/B training settings on what tra
 `--profile` runs those steps, and prediction at each size, under torch.profiler and prints where
 the time goes: the model's parts (the pixel decoder's deformable attention among them), the loss
 and its Hungarian matcher, backward, the optimizer, and the busiest operators.
+
+`--accuracy MODEL DATA` predicts a real dataset with a trained model twice, our way and the
+unoptimised way (fp32, channels-first, transformers' deformable attention), and prints both APs
+and images/s: the speed-up must not cost more than 0.5 AP.
+
+    python benchmarks/model_speed.py --sizes --accuracy outputs/quality/stages/base/model outputs/quality/data/eval/carparts-test
 """
 
 from __future__ import annotations
@@ -36,10 +42,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers.models.mask2former import modeling_mask2former
 
 from openparts.config import resolve
+from openparts.data.dataset import PartDataset
 from openparts.engine.data import training_loader
 from openparts.engine.predict import Predictor, inference_dtype, native_bf16
 from openparts.engine.supervised import part_class_names, training_datasets
-from openparts.model import build_model, deformable_attention, input_channels
+from openparts.evaluation.report import score_predictions
+from openparts.model import build_model, deformable_attention, input_channels, load_model
 
 log = logging.getLogger("benchmarks.model_speed")
 
@@ -191,6 +199,24 @@ def prediction_images_per_second(
     return ours, baseline, ceiling
 
 
+def prediction_accuracy(config: dict, model_dir: Path, data_dir: Path, device: torch.device) -> dict[str, tuple[float, float]]:
+    """(AP, images/s) of our prediction path and of the unoptimised one, on a real model and set."""
+    model = load_model(model_dir).to(device)
+    dataset = PartDataset.open(data_dir)
+    unoptimised = {**config["predict"], "precision": "fp32", "channels_last": False}
+    results = {}
+    for name, predict_config, attention in (
+        ("ours", config["predict"], contextlib.nullcontext()),
+        ("unoptimised", unoptimised, deformable_attention.unoptimised()),
+    ):
+        with attention:
+            start = time.perf_counter()
+            predictions = Predictor(model, predict_config, device).predict_dataset(dataset)
+            seconds = time.perf_counter() - start
+        results[name] = (score_predictions(dataset, predictions)["AP"], len(dataset) / seconds)
+    return results
+
+
 def fp32_ceiling(network: torch.nn.Module, pixels: torch.Tensor, plain_seconds: float) -> float:
     """The plain forward's time over the time its convolutions and matrix products alone would
     take at the rates this machine reaches on large ones: no fp32 optimisation that keeps the
@@ -242,6 +268,9 @@ def main() -> int:
         "--transformers-attention",
         action="store_true",
         help="train and predict with transformers' own deformable attention: the A/B of openparts.model.deformable_attention",
+    )
+    parser.add_argument(
+        "--accuracy", nargs=2, type=Path, metavar=("MODEL", "DATA"), help="AP and images/s of our prediction vs the unoptimised one"
     )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset key")
     args = parser.parse_args()
@@ -311,6 +340,21 @@ def measure(args: argparse.Namespace, config: dict, device: torch.device) -> Non
             batches = -(-args.images // PREDICTION_BATCH)
             summary = profile_summary(profiler, batches, unit="batch")
             log.info("profile of prediction at %d px (%d batches of %d):\n%s", size, batches, PREDICTION_BATCH, summary)
+    if args.accuracy:
+        results = prediction_accuracy(config, *args.accuracy, device)
+        (ap, speed), (plain_ap, plain_speed) = results["ours"], results["unoptimised"]
+        log.info(
+            "%s on %s: AP %.2f (ours, %.2f images/s) vs %.2f (unoptimised fp32, %.2f images/s): difference %.2f (target: within 0.5), "
+            "speed ratio %.2fx",
+            args.accuracy[0],
+            args.accuracy[1],
+            ap,
+            speed,
+            plain_ap,
+            plain_speed,
+            ap - plain_ap,
+            speed / plain_speed,
+        )
 
 
 if __name__ == "__main__":
