@@ -1,3 +1,6 @@
+import io
+import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,10 +52,16 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(train_da
     assert all(torch.equal(straight[key], resumed[key]) for key in straight)
 
 
-def test_training_reports_metrics_and_keeps_the_newest_checkpoints(train_data: Path, tmp_path: Path) -> None:
+def test_training_reports_metrics_and_keeps_the_newest_checkpoints(
+    train_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # no terminal: a pod's or CI's log
     recorder = MetricsRecorder()
     config = resolve("tiny", ["train.iterations=4", "train.checkpoint_every=1", "train.keep_checkpoints=2"])
-    train_supervised([train_data], tmp_path / "model", config, recorder)
+    with caplog.at_level(logging.INFO, logger="openparts"):
+        train_supervised([train_data], tmp_path / "model", config, recorder)
+    assert "\r" not in sys.stderr.getvalue()  # no progress-bar redraws in a log
+    assert [line for line in caplog.messages if line.startswith("train step 4/4: loss ")]
     assert [entry["step"] for entry in recorder.history] == [1, 2, 3, 4]
     assert {"loss", "learning_rate", "seconds_per_step", "images_per_second"} <= set(recorder.history[0])
     assert recorder.status == "FINISHED"

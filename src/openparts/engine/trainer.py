@@ -201,7 +201,11 @@ class Trainer:
         if model.model_config["backbone"].get("freeze_batchnorm"):
             freeze_backbone_batchnorm(model)
         parameters = [p for p in model.parameters() if p.requires_grad]
-        progress = tqdm(total=iterations, initial=start_step, desc="train", unit="step", disable=not distributed.is_main_process())
+        # a terminal gets the bar; a log (a KFP pod, CI, nohup) gets a line every log_every steps
+        # instead of redraws that pile up into one endless line (tqdm's disable=None: off without a TTY)
+        progress = tqdm(
+            total=iterations, initial=start_step, desc="train", unit="step", disable=True if not distributed.is_main_process() else None
+        )
         step = start_step
         window_start, window_steps = time.perf_counter(), 0
         batches = iter(loader)
@@ -237,6 +241,15 @@ class Trainer:
                 if device.type == "cuda":
                     metrics["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
                 progress.set_postfix(loss=f"{metrics['loss']:.3f}", img_s=f"{metrics['images_per_second']:.2f}")
+                if progress.disable and distributed.is_main_process():
+                    log.info(
+                        "train step %d/%d: loss %.3f, %.2f images/s, about %.0f min left",
+                        step,
+                        iterations,
+                        metrics["loss"],
+                        metrics["images_per_second"],
+                        (iterations - step) * metrics["seconds_per_step"] / 60,
+                    )
                 self.history.append({"step": step, **{k: round(v, 6) for k, v in metrics.items()}})
                 self.callback.on_metrics(step, metrics)
                 window_start, window_steps = time.perf_counter(), 0

@@ -9,14 +9,17 @@ with `torch.load(weights_only=True)`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file
+from transformers.utils import logging as hf_logging
 
 from openparts import __version__, atomic
 
@@ -37,9 +40,21 @@ def save_model(model: Any, directory: str | os.PathLike[str], extra: dict[str, A
         write_model_files(model, staging, extra)
 
 
+@contextlib.contextmanager
+def no_transformers_progress_bars() -> Iterator[None]:
+    """save_pretrained draws a "Writing model shards" bar for our one shard at every checkpoint."""
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
 def write_model_files(model: Any, directory: Path, extra: dict[str, Any] | None = None) -> None:
     # transformers writes the files itself; they pass through openparts.atomic like every file we write
-    with tempfile.TemporaryDirectory(prefix=atomic.TEMP_PREFIX, dir=directory) as scratch:
+    with tempfile.TemporaryDirectory(prefix=atomic.TEMP_PREFIX, dir=directory) as scratch, no_transformers_progress_bars():
         model.mask2former.save_pretrained(scratch, safe_serialization=True)  # atomic-ok: scratch, copied in below
         for written in sorted(Path(scratch).iterdir()):
             atomic.copy_file(written, directory / written.name)
