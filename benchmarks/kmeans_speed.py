@@ -70,8 +70,8 @@ def main() -> int:
     for device in devices:
         seconds, name = statistics.median(ours_times[device]), torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
         log.info(
-            "openparts kmeans on %-10s  %.3f s  (%.1fx faster; inertia ratio %.4f)",
-            name[:10],
+            "openparts kmeans on %s: %.3f s  (%.1fx faster; inertia ratio %.4f)",
+            name,
             seconds,
             reference_seconds / seconds,
             ours[device] / reference,

@@ -90,8 +90,9 @@ def training_loader(
 def worker_context(num_workers: int) -> multiprocessing.context.BaseContext | None:
     """fork where the platform has it, whatever the process's default. A process started by
     spawn (a process pool, some launchers) has spawn as its default, and each spawned worker
-    re-imports the main module and unpickles the dataset: 50-85 s before the first step (2 CPU
-    cores here; an H100 machine's 16), against 1 s with fork. The workers never touch CUDA."""
+    re-imports the main module and unpickles the dataset: the first step waited 47-54 s on 2 CPU
+    cores and 84 s on an H100 machine (bench-quality --parallel), 3.5 s there with fork. The
+    workers never touch CUDA."""
     if num_workers > 0 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     return None
