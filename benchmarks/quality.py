@@ -2,6 +2,7 @@
 
     python benchmarks/quality.py --work outputs/quality --iterations 2000   # hours on 2 CPU cores
     python benchmarks/quality.py --work outputs/quality --iterations 300    # a quick look
+    python benchmarks/quality.py --parallel --set train.batch_size=16 --iterations 600   # minutes on a GPU
 
 Seen sources (../shared/data): car-parts train and Clothing Co-Parsing (persons). Evaluated on
 car-parts test (seen category), and on the Pascal-Part samples (Pascal-Part-58 grouping, one
