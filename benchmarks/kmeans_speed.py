@@ -45,10 +45,9 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     points = features(args.images, args.pixels, args.dims)
-    kmeans(points[:2], args.k)  # warm-up
     devices = [torch.device("cpu"), *([torch.device("cuda")] if torch.cuda.is_available() else [])]
-    for device in devices[1:]:
-        kmeans(points[:2].to(device), args.k)  # warm-up: CUDA context and kernels
+    for device in devices:
+        kmeans(points[:2].to(device), args.k)  # warm-up (on CUDA: its context and kernels)
     ours_times: dict[torch.device, list[float]] = {device: [] for device in devices}
     ours: dict[torch.device, float] = {}
     reference_times = []
