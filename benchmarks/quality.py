@@ -15,10 +15,12 @@ machine cannot favour one): class-agnostic with the object-mask channel (`base`)
 (`base-3ch`, for the none/post rows), class-aware (`class-aware`), and class-agnostic with the
 synthetic categories of `openparts data synth` added (`with-synthetic`). OPS fine-tunes `base`
 with SS+ST on the evaluation images without their labels (salient masks), as the paper's
-Table 3 fine-tunes on PartImageNet val. Baseline parameters are tuned on 20 car-parts train
-images. Models are made by the pipeline's own stages (object masks, train, pseudo labels, feature
-clustering, fine-tuning), each output under --work/stages with its manifest: a rerun keeps what
-is current (same params, same inputs' content), resumes a killed training and redoes what changed.
+Table 3 fine-tunes on PartImageNet val; `--finetune-modes st ss ss+st` adds that table's
+self-training-only and self-supervised-only fine-tunings beside it. Baseline parameters are
+tuned on 20 car-parts train images. Models are made by the pipeline's own stages (object
+masks, train, pseudo labels, feature clustering, fine-tuning), each output under --work/stages
+with its manifest: a rerun keeps what is current (same params, same inputs' content), resumes
+a killed training and redoes what changed.
 Writes benchmarks/results/quality.md and quality.json with versions and hardware.
 """
 
@@ -68,6 +70,8 @@ MODELS = {
     "class-aware": (False, ["model.class_agnostic=false"]),
     "with-synthetic": (True, []),
 }
+# fine-tuning mode (Table 3) -> the model's name and stage folder; `ops` is the paper's OPS
+OPS_MODELS = {"st": "ops-st", "ss": "ops-ss", "ss+st": "ops"}
 
 
 def prepare_data(work: Path, synthetic_images: int) -> dict[str, Path]:
@@ -170,20 +174,28 @@ def train_models(
         return {name: future.result() for name, future in futures.items()}
 
 
-def adapt(work: Path, sources: dict[str, Path], base: Path, preset: str, iterations: int, overrides: list[str]) -> Path:
-    """OPS (SS+ST): pseudo labels and pseudo parts from the base model, then joint fine-tuning."""
-    config = resolve(preset, [f"finetune.iterations={iterations}", "finetune.mode=ss+st", "train.checkpoint_every=50", *overrides])
-    params, folder = {"config": config}, work / "stages"
-    unlabeled = {"model": base, "data": sources["unlabeled"]}
-    inputs = {
-        "model": base,
-        "labeled": sources["carparts-train"],
-        "labeled_2": sources["ccp"],
-        "pseudo_labels": run_stage("pseudo_labels", unlabeled, params, folder / "pseudo_labels"),
-        "unlabeled": sources["unlabeled"],
-        "pseudo_parts": run_stage("cluster_features", unlabeled, params, folder / "pseudo_parts"),
+def adapt(
+    work: Path, sources: dict[str, Path], base: Path, preset: str, iterations: int, overrides: list[str], modes: list[str]
+) -> dict[str, Path]:
+    """OPS and its ablations (Table 3): pseudo labels (for ST) and pseudo parts (for SS) from the
+    base model, then one fine-tuning per mode, each in its own stage folder."""
+    folder = work / "stages"
+    configs = {
+        mode: resolve(preset, [f"finetune.iterations={iterations}", f"finetune.mode={mode}", "train.checkpoint_every=50", *overrides])
+        for mode in modes
     }
-    return run_stage("finetune", inputs, params, folder / "ops")
+    shared = {"config": configs["ss+st"]}  # pseudo labels and parts: made once, under OPS's params, for every mode
+    unlabeled = {"model": base, "data": sources["unlabeled"]}
+    adapted = {}
+    for mode, config in configs.items():
+        inputs = {"model": base, "labeled": sources["carparts-train"], "labeled_2": sources["ccp"], "unlabeled": sources["unlabeled"]}
+        if "st" in mode:
+            inputs["pseudo_labels"] = run_stage("pseudo_labels", unlabeled, shared, folder / "pseudo_labels")
+        if "ss" in mode:
+            inputs["pseudo_parts"] = run_stage("cluster_features", unlabeled, shared, folder / "pseudo_parts")
+        name = OPS_MODELS[mode]
+        adapted[name] = run_stage("finetune", inputs, {"config": config}, folder / name)
+    return adapted
 
 
 class Scorer:
@@ -241,7 +253,9 @@ def evaluate(paths: dict[str, Path], models: dict[str, Path], preset: str, work:
         for masks in ("imperfect", "perfect"):
             row = {method: scorer.baseline(method, tuned[method], set_name, masks) for method in BASELINES}
             row["base (pre+post)"] = scorer.model(loaded["base"], "base", set_name, masks)
-            row["OPS SS+ST (pre+post)"] = scorer.model(loaded["ops"], "ops", set_name, masks)
+            for mode, name in OPS_MODELS.items():
+                if name in loaded:
+                    row[f"OPS {mode.upper()} (pre+post)"] = scorer.model(loaded[name], name, set_name, masks)
             results["main"][f"{set_name} {masks}"] = row
             log.info("%s %s: %s", set_name, masks, {m: round(v["mIoU"], 2) for m, v in row.items()})
             for name, table in (("class-aware", "class_aware"), ("with-synthetic", "synthetic")):
@@ -321,6 +335,13 @@ def main() -> int:
     parser.add_argument("--finetune-iterations", type=int, default=300, help="OPS fine-tuning steps (default: %(default)s)")
     parser.add_argument("--synthetic-images", type=int, default=400, help="synthetic images added for `with-synthetic`")
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS), help="base models to train (default: all)")
+    parser.add_argument(
+        "--finetune-modes",
+        nargs="+",
+        choices=list(OPS_MODELS),
+        default=["ss+st"],
+        help="fine-tunings of the base model (Table 3): ss+st is OPS; add st and ss for the ablation (default: %(default)s)",
+    )
     parser.add_argument("--parallel", action="store_true", help="train the base models side by side (for a GPU)")
     parser.add_argument(
         "--set",
@@ -335,11 +356,13 @@ def main() -> int:
     configure_logging()
     if "base" not in args.models:
         parser.error("--models needs base (OPS is fine-tuned from it)")
+    if "ss+st" not in args.finetune_modes:
+        parser.error("--finetune-modes needs ss+st (OPS, which the targets are about)")
     started = time.perf_counter()
     paths = prepare_data(args.work, args.synthetic_images if "with-synthetic" in args.models else 0)
     sources = stage_inputs(args.work, paths, args.models)
     models = train_models(args.work, sources, args.preset, args.iterations, args.models, args.overrides, args.parallel)
-    models["ops"] = adapt(args.work, sources, models["base"], args.preset, args.finetune_iterations, args.overrides)
+    models |= adapt(args.work, sources, models["base"], args.preset, args.finetune_iterations, args.overrides, args.finetune_modes)
     results = evaluate(paths, models, args.preset, args.work)
     minutes = (time.perf_counter() - started) / 60
     import transformers
