@@ -134,6 +134,10 @@ def _stage_parser(subparsers: argparse._SubParsersAction) -> None:
     stage.add_argument("--params", default="params.yaml", help="params file: preset, overrides, one group per stage")
     stage.add_argument("--metrics", help="also copy the stage's metrics.json here (DVC metrics live outside the stage folder)")
 
+    configs = subparsers.add_parser("stage-configs", help="write what each stage reads of the configuration (DVC keys stages on it)")
+    configs.add_argument("--params", default="params.yaml", help="params file: preset, overrides, one group per stage")
+    configs.add_argument("--out", default="outputs/configs", help="folder for <stage>.json (default: %(default)s)")
+
     tracking = subparsers.add_parser("tracking", help="open or close the MLflow parent run of a pipeline run")
     tracking_commands = tracking.add_subparsers(dest="tracking_command", required=True)
     start = tracking_commands.add_parser("start", help="open the parent run; prints its id (nothing when tracking is off)")
@@ -480,6 +484,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_finetune(args)
         if args.command == "stage":
             return _run_stage(args)
+        if args.command == "stage-configs":
+            from openparts.stages.params import write_stage_configs
+
+            for path in write_stage_configs(args.params, args.out):
+                log.info("wrote %s", path)
+            return 0
         if args.command == "tracking":
             return _run_tracking(args)
         if args.command == "metrics":

@@ -81,3 +81,10 @@ def test_pipeline_runs_skips_and_reruns_only_what_new_unlabeled_data_touches(pro
     assert len(pool) == 3 + 2 and [record["object_mask_source"] for record in pool.images][-2:] == ["salient", "salient"]
     assert main([*watch, "--state", str(project / "outputs" / "watch.json")]) == 0
     assert stamps(project) == after  # nothing new: the watcher leaves everything alone
+    # a fine-tuning setting reruns fine-tuning and evaluation, never the base model or its pseudo labels
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["overrides"]["finetune.learning_rate"] = 3e-5
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    assert ran(repro(project)) == {"configs", "finetune", "evaluate"}
+    recorded = json.loads((project / "outputs" / "train" / "manifest.json").read_text())["params"]["config"]
+    assert set(recorded) == {"model", "train"}  # what training reads, and no more

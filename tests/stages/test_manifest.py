@@ -106,3 +106,25 @@ def test_an_output_is_current_only_for_the_same_params_and_input_content(tmp_pat
     assert not is_current(tmp_path / "out", {"data": source, "data_2": source}, params)
     source.write_text("new data")
     assert not is_current(tmp_path / "out", inputs, params)
+
+
+def test_a_stage_stays_current_when_only_a_setting_it_does_not_read_changes(tmp_path: Path) -> None:
+    from openparts.config import resolve
+    from openparts.stages.params import stage_config
+
+    source = tmp_path / "in.txt"
+    source.write_text("data")
+    config = resolve("tiny")
+    retuned = resolve("tiny", ["finetune.learning_rate=0.5"])
+    with stage_output("train", tmp_path / "train", {"data": source}, {"config": stage_config(config, "train")}) as staging:
+        (staging / "model").mkdir()
+    with stage_output("finetune", tmp_path / "finetune", {"data": source}, {"config": stage_config(config, "finetune")}) as staging:
+        (staging / "model").mkdir()
+    assert is_current(tmp_path / "train", {"data": source}, {"config": retuned})
+    assert is_current(tmp_path / "finetune", {"data": source}, {"config": config})
+    assert not is_current(tmp_path / "finetune", {"data": source}, {"config": retuned})
+    # a manifest from before stages recorded only what they read holds the whole configuration
+    with stage_output("train", tmp_path / "older", {"data": source}, {"config": config}) as staging:
+        (staging / "model").mkdir()
+    assert is_current(tmp_path / "older", {"data": source}, {"config": config})
+    assert not is_current(tmp_path / "older", {"data": source}, {"config": resolve("tiny", ["train.iterations=9"])})

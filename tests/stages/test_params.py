@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from openparts.cli import main
-from openparts.config import ConfigError
-from openparts.stages.params import stage_params
+from openparts.config import ConfigError, resolve
+from openparts.stages.params import READS, stage_config, stage_params
 from tests.conftest import REPO
 
 
@@ -30,3 +30,30 @@ def test_stage_command_refuses_an_unknown_stage_and_bad_inputs(tmp_path: Path, c
     (tmp_path / "p.yaml").write_text("preset: tiny\n")
     assert main(["stage", "train", "--input", "data", "--out", str(tmp_path / "x"), "--params", str(tmp_path / "p.yaml")]) == 1
     assert "--input expects ROLE=PATH" in caplog.text
+
+
+def test_each_stage_gets_only_the_configuration_it_reads() -> None:
+    config = resolve("tiny")
+    assert set(stage_config(config, "train")) == {"model", "train"}
+    assert stage_config(config, "pseudo_labels") == {"predict": config["predict"], "finetune": {"pseudo_label_score": 0.1}}
+    assert stage_config(config, "object_masks") == {}
+    for stage in READS:  # a slice is its own slice: the manifest check narrows what it is given
+        assert stage_config(stage_config(config, stage), stage) == stage_config(config, stage)
+    with pytest.raises(ValueError, match="unknown stage 'tune'"):
+        stage_config(config, "tune")
+
+
+def test_stage_configs_change_only_for_the_stages_a_setting_reaches(tmp_path: Path) -> None:
+    def written(overrides: str) -> dict[str, str]:
+        (tmp_path / "p.yaml").write_text(f"preset: tiny\noverrides: {{{overrides}}}\n")
+        assert main(["stage-configs", "--params", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "configs")]) == 0
+        return {path.stem: path.read_text() for path in (tmp_path / "configs").glob("*.json")}
+
+    before = written("train.iterations: 3")
+    assert set(before) == {"train", "pseudo_labels", "cluster_features", "finetune", "evaluate"}  # object_masks reads none
+    after = written("train.iterations: 3, finetune.mode: st")
+    assert {stage for stage in before if before[stage] != after[stage]} == {"finetune"}
+    after = written("train.iterations: 3, finetune.pseudo_label_score: 0.5")
+    assert {stage for stage in before if before[stage] != after[stage]} == {"pseudo_labels", "finetune"}
+    after = written("train.iterations: 4")
+    assert {stage for stage in before if before[stage] != after[stage]} == {"train", "finetune"}  # finetune trains with `train` too

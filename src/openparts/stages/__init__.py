@@ -1,7 +1,9 @@
 """The six stages of OPS, each `run(inputs, params, out_dir)` (see `../shared/DESIGN.md`).
 
 `inputs` maps a role to a path; `params` holds `config` (the resolved preset) and the stage's
-own group from params.yaml. Every stage writes its folder atomically with a manifest
+own group from params.yaml. The stage itself gets only the part of `config` it reads
+(`openparts.stages.params.READS`), and records only that in its manifest; its MLflow run logs
+the whole configuration, so that runs compare on every setting. Every stage writes its folder atomically with a manifest
 (`openparts.stages.manifest`); the CLI (`openparts stage NAME`), DVC and KFP all call `run`.
 Artifacts inside a stage folder: `dataset/` (object_masks, pseudo_labels), `model/` (train,
 finetune), `pseudo_parts/` (cluster_features), report files (evaluate).
@@ -21,10 +23,12 @@ def run(stage: str, inputs: dict[str, str | os.PathLike[str]], params: dict[str,
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; valid: {', '.join(STAGES)}")
     from openparts import tracking
+    from openparts.stages.params import stage_config
 
     module = importlib.import_module(f"openparts.stages.{stage}")
     paths = {role: Path(path) for role, path in inputs.items()}
+    own = {**params, "config": stage_config(params["config"], stage)} if "config" in params else params
     with tracking.stage_run(stage, params, paths):
-        out = module.run(paths, params, Path(out_dir))
+        out = module.run(paths, own, Path(out_dir))
         tracking.log_outputs(out)
     return out

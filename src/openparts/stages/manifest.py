@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from openparts import __version__, atomic
+from openparts.stages.params import READS, stage_config
 
 MANIFEST = "manifest.json"
 
@@ -124,7 +125,11 @@ def is_current(out_dir: str | os.PathLike[str], inputs: dict[str, Path], params:
     except IncompleteInputError:
         return False
     wanted = json.loads(json.dumps(params, sort_keys=True, default=str))  # as the manifest stores it
-    if any(wanted.get(group) != recorded for group, recorded in manifest["params"].items()):
+    accepted = {group: [value] for group, value in wanted.items()}
+    if "config" in wanted and manifest.get("stage") in READS:
+        # the stage records only the configuration it reads; manifests older than that hold all of it
+        accepted["config"].insert(0, stage_config(wanted["config"], manifest["stage"]))
+    if any(recorded not in accepted.get(group, [None]) for group, recorded in manifest["params"].items()):
         return False
     hashes = {role: entry["sha256"] for role, entry in manifest["inputs"].items()}
     return hashes == {role: content_hash(path) for role, path in inputs.items()}

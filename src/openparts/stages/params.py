@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from openparts import atomic
 from openparts.config import ConfigError, resolve
 
 KNOWN = {
@@ -23,6 +24,18 @@ KNOWN = {
     "object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate",
 }  # fmt: skip
 STAGE_GROUPS = ("object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate")
+# The configuration each stage reads (sections, or single keys as section.key). A stage is handed
+# and records only these, and DVC and KFP key their caches on them, so a setting reruns only the
+# stages that read it: a fine-tuning mode never retrains the base model. A stage that reads a key
+# outside its list fails with a KeyError, so the list cannot silently fall behind the code.
+READS: dict[str, tuple[str, ...]] = {
+    "object_masks": (),
+    "train": ("model", "train"),
+    "pseudo_labels": ("predict", "finetune.pseudo_label_score"),
+    "cluster_features": ("predict", "finetune.k", "train.seed"),
+    "finetune": ("train", "finetune", "predict"),
+    "evaluate": ("predict",),
+}
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -57,6 +70,33 @@ def experiment_group(path: str | os.PathLike[str], payload: dict[str, Any]) -> d
         if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", str(value)):
             raise ConfigError(f"{path}: experiment.{key} {value!r}: use letters, digits and _ . + - only")
     return {key: str(value) for key, value in group.items() if value is not None}
+
+
+def stage_config(config: dict[str, Any], stage: str) -> dict[str, Any]:
+    """The part of a resolved configuration that `stage` reads (READS); a slice gives itself back."""
+    if stage not in READS:
+        raise ValueError(f"unknown stage {stage!r}; valid: {', '.join(READS)}")
+    sliced: dict[str, Any] = {}
+    for entry in READS[stage]:
+        section, _, key = entry.partition(".")
+        if key:
+            sliced.setdefault(section, {})[key] = config[section][key]
+        else:
+            sliced[section] = config[section]
+    return sliced
+
+
+def write_stage_configs(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> list[Path]:
+    """`<stage>.json` per stage that reads configuration: what DVC keys each stage on, so that a
+    changed setting reruns the stages that read it and no others."""
+    config = stage_params(path, "object_masks")["config"]
+    written = []
+    for stage, reads in READS.items():
+        if reads:
+            target = Path(out_dir) / f"{stage}.json"
+            atomic.write_json(target, stage_config(config, stage))
+            written.append(target)
+    return written
 
 
 def pipeline_params(path: str | os.PathLike[str]) -> dict[str, Any]:
