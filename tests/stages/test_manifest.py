@@ -126,5 +126,5 @@ def test_a_stage_stays_current_when_only_a_setting_it_does_not_read_changes(tmp_
     # a manifest from before stages recorded only what they read holds the whole configuration
     with stage_output("train", tmp_path / "older", {"data": source}, {"config": config}) as staging:
         (staging / "model").mkdir()
-    assert is_current(tmp_path / "older", {"data": source}, {"config": config})
+    assert is_current(tmp_path / "older", {"data": source}, {"config": retuned})
     assert not is_current(tmp_path / "older", {"data": source}, {"config": resolve("tiny", ["train.iterations=9"])})

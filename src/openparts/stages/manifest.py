@@ -125,11 +125,15 @@ def is_current(out_dir: str | os.PathLike[str], inputs: dict[str, Path], params:
     except IncompleteInputError:
         return False
     wanted = json.loads(json.dumps(params, sort_keys=True, default=str))  # as the manifest stores it
-    accepted = {group: [value] for group, value in wanted.items()}
-    if "config" in wanted and manifest.get("stage") in READS:
-        # the stage records only the configuration it reads; manifests older than that hold all of it
-        accepted["config"].insert(0, stage_config(wanted["config"], manifest["stage"]))
-    if any(recorded not in accepted.get(group, [None]) for group, recorded in manifest["params"].items()):
+    recorded = dict(manifest["params"])
+    if "config" in wanted and "config" in recorded and manifest.get("stage") in READS:
+        # only what the stage reads counts; manifests older than READS hold the whole configuration
+        try:
+            wanted["config"] = stage_config(wanted["config"], manifest["stage"])
+            recorded["config"] = stage_config(recorded["config"], manifest["stage"])
+        except KeyError:  # recorded by a version whose configuration lacked a key the stage reads now
+            return False
+    if any(wanted.get(group) != value for group, value in recorded.items()):
         return False
     hashes = {role: entry["sha256"] for role, entry in manifest["inputs"].items()}
     return hashes == {role: content_hash(path) for role, path in inputs.items()}
