@@ -42,7 +42,12 @@ def build_pipeline(kubernetes: bool = True):
         unlabeled_uri: str,
         test_uri: str,
         dev_uri: str,
-        params: str,
+        object_masks_params: str,
+        train_params: str,
+        pseudo_labels_params: str,
+        cluster_features_params: str,
+        finetune_params: str,
+        evaluate_params: str,
         labeled_hash: str = "",
         unlabeled_hash: str = "",
         test_hash: str = "",
@@ -53,17 +58,17 @@ def build_pipeline(kubernetes: bool = True):
         def place(task: dsl.PipelineTask, gpu: bool) -> dsl.PipelineTask:
             return _on_cluster(task, gpu, accelerator, gpus) if kubernetes else task
 
-        labeled = place(
-            object_masks(data_uri=labeled_uri, data_hash=labeled_hash, params=params).set_display_name("object-masks-labeled"), False
-        )
-        unlabeled = place(
-            object_masks(data_uri=unlabeled_uri, data_hash=unlabeled_hash, params=params).set_display_name("object-masks-unlabeled"), False
-        )
-        test = place(object_masks(data_uri=test_uri, data_hash=test_hash, params=params).set_display_name("object-masks-test"), False)
-        dev = place(object_masks(data_uri=dev_uri, data_hash=dev_hash, params=params).set_display_name("object-masks-dev"), False)
-        base = place(train(data=labeled.outputs["out"], params=params), True)
-        labels = place(pseudo_labels(model=base.outputs["model"], data=unlabeled.outputs["out"], params=params), True)
-        parts = place(cluster_features(model=base.outputs["model"], data=unlabeled.outputs["out"], params=params), True)
+        def masks(uri: str, content: str, role: str) -> dsl.PipelineTask:
+            task = object_masks(data_uri=uri, data_hash=content, params=object_masks_params)
+            return place(task.set_display_name(f"object-masks-{role}"), False)
+
+        labeled = masks(labeled_uri, labeled_hash, "labeled")
+        unlabeled = masks(unlabeled_uri, unlabeled_hash, "unlabeled")
+        test = masks(test_uri, test_hash, "test")
+        dev = masks(dev_uri, dev_hash, "dev")
+        base = place(train(data=labeled.outputs["out"], params=train_params), True)
+        labels = place(pseudo_labels(model=base.outputs["model"], data=unlabeled.outputs["out"], params=pseudo_labels_params), True)
+        parts = place(cluster_features(model=base.outputs["model"], data=unlabeled.outputs["out"], params=cluster_features_params), True)
         tuned = place(
             finetune(
                 model=base.outputs["model"],
@@ -71,12 +76,16 @@ def build_pipeline(kubernetes: bool = True):
                 pseudo_labels=labels.outputs["out"],
                 unlabeled=unlabeled.outputs["out"],
                 pseudo_parts=parts.outputs["out"],
-                params=params,
+                params=finetune_params,
             ),
             True,
         )
         scored = evaluate(
-            model=tuned.outputs["tuned"], base=base.outputs["model"], test=test.outputs["out"], dev=dev.outputs["out"], params=params
+            model=tuned.outputs["tuned"],
+            base=base.outputs["model"],
+            test=test.outputs["out"],
+            dev=dev.outputs["out"],
+            params=evaluate_params,
         )
         place(scored, False)
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from openparts import storage
+from openparts.stages import STAGES
 from openparts.stages.manifest import content_hash
-from openparts.stages.params import pipeline_params
+from openparts.stages.params import component_params
 
 log = logging.getLogger("pipelines")
 
@@ -40,11 +41,12 @@ def data_hash(uri: str) -> str:
 
 
 def pipeline_arguments(uris: dict[str, str], params_file: str | Path, **extra: Any) -> dict[str, Any]:
-    """The pipeline's parameters: every role's URI and content hash, and the resolved params as JSON."""
+    """The pipeline's parameters: every role's URI and content hash, and each stage's params as
+    JSON (`<stage>_params`: what its component receives, so that KFP's cache keys on that alone)."""
     missing = [role for role in ROLES if not uris.get(role)]
     if missing:
         raise SubmitError(f"no dataset given for: {', '.join(missing)}")
-    arguments: dict[str, Any] = {"params": json.dumps(pipeline_params(params_file))}
+    arguments: dict[str, Any] = {f"{stage}_params": json.dumps(component_params(params_file, stage)) for stage in STAGES}
     for role in ROLES:
         uri = uris[role] if storage.is_s3(uris[role]) else str(Path(uris[role]).resolve())
         arguments[f"{role}_uri"] = uri

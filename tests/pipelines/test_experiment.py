@@ -140,9 +140,13 @@ def test_on_a_cluster_each_variant_is_a_kfp_run_with_its_params_and_data(tmp_pat
     assert [run["display_name"] for run in runs] == ["table3-SS", "table3-OPS"]
     for run, mode in zip(runs, ("ss", "ss+st"), strict=True):
         parameters = run["runtime_config"]["parameters"]
-        params = json.loads(parameters["params"])
+        params = json.loads(parameters["evaluate_params"])
         assert params["experiment"] == {"name": "table3", "variant": run["display_name"].split("-")[1]}
         assert params["config"]["finetune"]["mode"] == mode and params["config"]["model"]["backbone"]["layer_type"] == "bottleneck"
+        assert json.loads(parameters["finetune_params"])["config"]["finetune"]["mode"] == mode
+    # the variants differ only in fine-tuning: KFP's cache gives them one base model, its pseudo labels and parts
+    for stage in ("object_masks", "train", "pseudo_labels", "cluster_features"):
+        assert runs[0]["runtime_config"]["parameters"][f"{stage}_params"] == runs[1]["runtime_config"]["parameters"][f"{stage}_params"]
         assert parameters["labeled_uri"] == str((root / "partimagenet" / "train").resolve())
         assert parameters["unlabeled_uri"] == str((root / "partimagenet" / "val").resolve())
         assert parameters["test_uri"] == str((root / "partimagenet" / "test").resolve())

@@ -48,7 +48,8 @@ def test_submit_posts_the_compiled_pipeline_with_data_hashes(sets: dict[str, Pat
     for role in ("labeled", "unlabeled", "test", "dev"):
         assert parameters[f"{role}_uri"] == str(sets[role].resolve())
         assert parameters[f"{role}_hash"] == content_hash(sets[role])
-    assert parameters["gpus"] == 2 and json.loads(parameters["params"])["config"]["train"]["iterations"] == 2
+    assert parameters["gpus"] == 2 and json.loads(parameters["train_params"])["config"]["train"]["iterations"] == 2
+    assert set(json.loads(parameters["train_params"])["config"]) == {"model", "train"}  # KFP's cache keys on what train reads
     authorized = [request for request in stub.requests if request["path"] == "/apis/v2beta1/runs"]
     assert authorized[0]["headers"].get("authorization") == "Bearer token-that-must-be-sent"
 

@@ -99,8 +99,21 @@ def write_stage_configs(path: str | os.PathLike[str], out_dir: str | os.PathLike
     return written
 
 
+def component_params(path: str | os.PathLike[str], stage: str) -> dict[str, Any]:
+    """What the Kubeflow component of `stage` receives. KFP keys its cache on a component's
+    inputs, so each gets only what its stage reads, and the experiment's variant only at
+    evaluate: the variants of a table that agree on training share one base model. evaluate
+    gets the whole configuration, because its MLflow run holds the metrics that runs are
+    compared on, and it re-executes whenever anything upstream changes anyway."""
+    params = stage_params(path, stage)
+    if stage != "evaluate":
+        params["config"] = stage_config(params["config"], stage)
+        params["experiment"] = {key: value for key, value in params["experiment"].items() if key == "name"}
+    return params
+
+
 def pipeline_params(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Every stage's params at once (the resolved config plus all groups): what KFP passes."""
+    """Every stage's params at once (the resolved config plus all groups), to check a file in one go."""
     payload = load(path)
     params = stage_params(path, "object_masks")
     for group in STAGE_GROUPS:
