@@ -2,9 +2,11 @@
 
 `inputs` maps a role to a path; `params` holds `config` (the resolved preset) and the stage's
 own group from params.yaml. The stage itself gets only the part of `config` it reads
-(`openparts.stages.params.READS`), and records only that in its manifest; its MLflow run logs
-the whole configuration, so that runs compare on every setting. Every stage writes its folder atomically with a manifest
-(`openparts.stages.manifest`); the CLI (`openparts stage NAME`), DVC and KFP all call `run`.
+(`openparts.stages.params.READS`) and records only that in its manifest; its MLflow run logs
+all it was given (the whole configuration from the CLI and DVC, so that runs compare on every
+setting; a Kubeflow component is given its stage's part). Every stage writes its folder
+atomically with a manifest (`openparts.stages.manifest`); the CLI (`openparts stage NAME`),
+DVC and KFP all call `run`.
 Artifacts inside a stage folder: `dataset/` (object_masks, pseudo_labels), `model/` (train,
 finetune), `pseudo_parts/` (cluster_features), report files (evaluate).
 """
