@@ -20,6 +20,9 @@ passed with `--set` sees the same batches), to A/B training settings on what tra
 the time goes: the model's parts (the pixel decoder's deformable attention among them), the loss
 and its Hungarian matcher, backward, the optimizer, and the busiest operators.
 
+`--compile` also times our prediction with the network under torch.compile: how much a compiler
+would add, and what its compiling costs per input shape.
+
 `--accuracy MODEL DATA` predicts a real dataset with a trained model twice, our way and the
 unoptimised way (fp32, channels-first, transformers' deformable attention), and prints both APs
 and images/s: the speed-up must not cost more than 0.5 AP.
@@ -166,11 +169,12 @@ PREDICTION_BATCH = 4
 
 
 def prediction_images_per_second(
-    config: dict, size: int, images: int, device: torch.device, profiler: torch.profiler.profile | None = None
-) -> tuple[float, float, float]:
+    config: dict, size: int, images: int, device: torch.device, profiler: torch.profiler.profile | None = None, compiled: bool = False
+) -> tuple[float, float, float, tuple[float, float] | None]:
     """Images/s of our Predictor and of the plain forward (transformers' own deformable attention
-    included), and the fp32 ceiling: how much faster than the plain forward any fp32 schedule
-    could be on this machine (`fp32_ceiling`)."""
+    included), the fp32 ceiling: how much faster than the plain forward any fp32 schedule could
+    be on this machine (`fp32_ceiling`), and with `compiled` what torch.compile would add
+    (`compiled_prediction`)."""
     model = build_model(config["model"]).to(device).eval()
     pictures = [torch.randint(0, 255, (size, size, 3), dtype=torch.uint8).numpy() for _ in range(images)]
     objects = [None] * images
@@ -190,13 +194,36 @@ def prediction_images_per_second(
             torch.cuda.synchronize()
         baseline = images / (time.perf_counter() - start)
     ceiling = fp32_ceiling(model.mask2former, plain, 1 / baseline) if device.type == "cpu" else float("nan")  # a CPU bound
+    under_compile = compiled_prediction(predictor, pictures, objects) if compiled else None
     if profiler is not None:  # last: its hooks must not slow the timed runs
         label_regions(model)
         with profiler:
             for offset in range(0, images, PREDICTION_BATCH):
                 with torch.profiler.record_function("prediction"):
                     predictor.predict_batch(pictures[offset : offset + PREDICTION_BATCH], objects[offset : offset + PREDICTION_BATCH])
-    return ours, baseline, ceiling
+    return ours, baseline, ceiling, under_compile
+
+
+def compiled_prediction(predictor: Predictor, pictures: list, objects: list) -> tuple[float, float]:
+    """Seconds the first call spends compiling, and images/s after it, with the network under
+    torch.compile (inductor, weights frozen into the graph). Measured, not shipped: it compiles
+    once per input shape, and real images bring a new padded shape in almost every batch."""
+    import torch._inductor.config as inductor
+
+    network = predictor.model.mask2former
+    predictor.model.mask2former = torch.compile(network, dynamic=False)
+    try:
+        with inductor.patch(freezing=True):
+            start = time.perf_counter()
+            predictor.predict_batch(pictures[:PREDICTION_BATCH], objects[:PREDICTION_BATCH])
+            compiling = time.perf_counter() - start
+            start = time.perf_counter()
+            for offset in range(0, len(pictures), PREDICTION_BATCH):
+                predictor.predict_batch(pictures[offset : offset + PREDICTION_BATCH], objects[offset : offset + PREDICTION_BATCH])
+            speed = len(pictures) / (time.perf_counter() - start)
+    finally:
+        predictor.model.mask2former = network
+    return compiling, speed
 
 
 def prediction_accuracy(config: dict, model_dir: Path, data_dir: Path, device: torch.device) -> dict[str, tuple[float, float]]:
@@ -274,6 +301,9 @@ def main() -> int:
     parser.add_argument(
         "--accuracy", nargs=2, type=Path, metavar=("MODEL", "DATA"), help="AP and images/s of our prediction vs the unoptimised one"
     )
+    parser.add_argument(
+        "--compile", action="store_true", help="also time prediction under torch.compile (minutes of compilation per size on CPU)"
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset key")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -321,7 +351,7 @@ def measure(args: argparse.Namespace, config: dict, device: torch.device) -> Non
             memory,
         )
         profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if args.profile else None
-        ours, baseline, ceiling = prediction_images_per_second(config, size, args.images, device, profiler)
+        ours, baseline, ceiling, compiled = prediction_images_per_second(config, size, args.images, device, profiler, args.compile)
         dtype = inference_dtype(device, config["predict"]["precision"])
         bound = (
             f" (fp32 ceiling {ceiling:.2f}x: the plain forward's convolutions and matrix products alone, at this machine's best rates)"
@@ -338,6 +368,16 @@ def measure(args: argparse.Namespace, config: dict, device: torch.device) -> Non
             ours / baseline,
             bound,
         )
+        if compiled is not None:
+            compiling, speed = compiled
+            log.info(
+                "%d px: prediction under torch.compile %.2f images/s: %.2fx ours, %.2fx the plain forward; first call compiling %.0f s",
+                size,
+                speed,
+                speed / ours,
+                speed / baseline,
+                compiling,
+            )
         if profiler is not None:
             batches = -(-args.images // PREDICTION_BATCH)
             summary = profile_summary(profiler, batches, unit="batch")

@@ -54,11 +54,15 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def stage_params(path: str | os.PathLike[str], stage: str) -> dict[str, Any]:
     payload = load(path)
+    return {"config": resolved_config(path, payload), stage: payload.get(stage) or {}, "experiment": experiment_group(path, payload)}
+
+
+def resolved_config(path: str | os.PathLike[str], payload: dict[str, Any]) -> dict[str, Any]:
+    """The preset with params.yaml's `overrides` applied (`payload`: the file as `load` gave it)."""
     overrides = payload.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise ConfigError(f"{path}: overrides must be a mapping of configuration keys to values")
-    config = resolve(payload.get("preset", "cpu"), {str(k): v for k, v in overrides.items()})
-    return {"config": config, stage: payload.get(stage) or {}, "experiment": experiment_group(path, payload)}
+    return resolve(payload.get("preset", "cpu"), {str(k): v for k, v in overrides.items()})
 
 
 def experiment_group(path: str | os.PathLike[str], payload: dict[str, Any]) -> dict[str, str]:
@@ -89,7 +93,7 @@ def stage_config(config: dict[str, Any], stage: str) -> dict[str, Any]:
 def write_stage_configs(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> list[Path]:
     """`<stage>.json` per stage that reads configuration: what DVC keys each stage on, so that a
     changed setting reruns the stages that read it and no others."""
-    config = stage_params(path, "object_masks")["config"]
+    config = resolved_config(path, load(path))
     written = []
     for stage, reads in READS.items():
         if reads:
@@ -115,7 +119,5 @@ def component_params(path: str | os.PathLike[str], stage: str) -> dict[str, Any]
 def pipeline_params(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Every stage's params at once (the resolved config plus all groups), to check a file in one go."""
     payload = load(path)
-    params = stage_params(path, "object_masks")
-    for group in STAGE_GROUPS:
-        params[group] = payload.get(group) or {}
-    return params
+    groups = {group: payload.get(group) or {} for group in STAGE_GROUPS}
+    return {"config": resolved_config(path, payload), **groups, "experiment": experiment_group(path, payload)}
