@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from openparts.config import resolve
+from openparts.data import masks as mask_io
 from openparts.data.dataset import DatasetWriter, Part, PartDataset
-from openparts.engine.predict import Predictor, post_aware_filter, resized_shape, select_parts
+from openparts.engine.predict import Predictor, part_map, post_aware_filter, resized_shape, select_parts
 from openparts.model import build_model
 
 
@@ -88,11 +89,12 @@ def test_score_is_class_probability_times_mask_quality() -> None:
     mask_logits = torch.full((2, 4, 4), -5.0)
     mask_logits[0, :2, :2] = 5.0
     mask_logits[1, :, :] = 5.0
-    scores, labels, selected = select_parts(class_logits, mask_logits, top_k=2)
+    scores, labels, selected, probabilities = select_parts(class_logits, mask_logits, top_k=2)
     probability = torch.softmax(torch.tensor([2.0, 0.0]), 0)[0]
     quality = torch.sigmoid(torch.tensor(5.0))
     assert scores[0] == pytest.approx(float(probability * quality), rel=1e-5)
     assert labels.tolist() == [0, 0] and selected.shape == (2, 4, 4)
+    assert probabilities[0] == pytest.approx(float(probability), rel=1e-5)
 
 
 def test_resize_keeps_the_shortest_edge_and_caps_the_longest() -> None:
@@ -129,3 +131,32 @@ def test_bf16_prediction_runs_and_keeps_the_output_format(model, odd_sized_datas
     results = Predictor(model, predict_config(precision="bf16"), "cpu").predict_dataset(dataset, progress=False)
     assert results and all(isinstance(r["score"], float) and 0.0 <= r["score"] <= 1.0 for r in results)
     model.to(memory_format=torch.contiguous_format)
+
+
+def test_part_map_gives_each_pixel_to_the_most_confident_part() -> None:
+    """A confident small part keeps its pixels inside a less confident large one, where painting
+    binary masks by score would let the large one cover it."""
+    logits = torch.full((2, 8, 8), -4.0)
+    logits[0] = 2.0  # the whole object, at class probability 0.6: 0.6 x 0.88 = 0.53
+    logits[1, 2:5, 2:5] = 6.0  # a small part, at class probability 0.55: 0.55 x 0.998 = 0.55
+    region = np.zeros((8, 8), bool)
+    region[1:7, 1:7] = True
+    owners = part_map(logits, torch.tensor([0.6, 0.55]), region, chunk=1)
+    assert (owners[~region] == -1).all()
+    assert (owners[2:5, 2:5] == 1).all()
+    assert (owners[region] >= 0).all() and (owners[region] == 0).sum() == 36 - 9
+
+
+def test_partition_segments_are_disjoint_and_cover_the_object(model, odd_sized_dataset: Path) -> None:
+    dataset = PartDataset.open(odd_sized_dataset)
+    results = Predictor(model, predict_config(post_aware=True, partition=True), "cpu").predict_dataset(dataset, progress=False)
+    for index, record in enumerate(dataset.images):
+        segments = np.stack([mask_io.decode(r["partition"]) for r in results if r["image_id"] == record["id"]])
+        assert segments.sum(axis=0).max() == 1  # disjoint
+        np.testing.assert_array_equal(segments.any(axis=0), dataset.object_mask(index))  # the whole object, nothing else
+
+
+def test_without_partition_predictions_carry_masks_only(model, odd_sized_dataset: Path) -> None:
+    dataset = PartDataset.open(odd_sized_dataset)
+    results = Predictor(model, predict_config(partition=False), "cpu").predict_dataset(dataset, progress=False)
+    assert results and all("partition" not in r for r in results)

@@ -1,12 +1,14 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from openparts.cli import main
+from openparts.data import masks as mask_io
 from openparts.data import synth
 from openparts.data.dataset import PartDataset
-from openparts.evaluation.report import dataset_key, write_report
+from openparts.evaluation.report import dataset_key, overlay_panel, write_report
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +66,18 @@ def test_keep_top_keeps_each_images_highest_scores() -> None:
     predictions = [{"image_id": i, "score": s} for i, s in [(1, 0.2), (1, 0.9), (1, 0.5), (2, 0.1), (3, 0.4)]]
     kept = keep_top(predictions, {1: 2, 2: 1})
     assert [(p["image_id"], p["score"]) for p in kept] == [(1, 0.9), (1, 0.5), (2, 0.1), (3, 0.4)]
+
+
+def test_overlay_shows_a_models_part_map_where_predictions_have_one(sets) -> None:
+    """The picture beside the oracle metrics draws the segmentation they score, not the stacked masks."""
+    test = PartDataset.open(sets[1])
+    image_id = test.images[0]["id"]
+    whole = mask_io.encode(test.object_mask(0))
+    nothing = mask_io.encode(np.zeros_like(test.object_mask(0)))
+    masks_only = [{"image_id": image_id, "segmentation": whole, "score": 1.0}]
+    with_map = [{**masks_only[0], "partition": nothing}]
+    drawn_mask = overlay_panel(test, 0, {"model": masks_only})
+    drawn_map = overlay_panel(test, 0, {"model": with_map})
+    plain = overlay_panel(test, 0, {"model": []})
+    np.testing.assert_array_equal(drawn_map, plain)
+    assert not np.array_equal(drawn_mask, plain)

@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset
 from openparts.evaluation.semantic import BACKGROUND, SemanticAccumulator, evaluate_semantic
 
@@ -52,3 +53,22 @@ def test_no_predictions_leave_everything_background() -> None:
     accumulator.add(object_mask, truth, ["a"], [])
     assert accumulator.metrics()["mIoU"] == 0.0
     assert accumulator.class_names[0] == BACKGROUND
+
+
+def test_partition_is_scored_instead_of_the_mask_when_a_prediction_has_one(tiny_dataset: Path) -> None:
+    """A model's part map decides the oracle map: a confident whole-object mask that would cover
+    every part when painted keeps only the pixels of its partition segment (none here)."""
+    dataset = PartDataset.open(tiny_dataset)
+    predictions = []
+    for index, record in enumerate(dataset.images):
+        nothing = mask_io.encode(np.zeros_like(dataset.object_mask(index)))
+        predictions.append(
+            {"image_id": record["id"], "segmentation": mask_io.encode(dataset.object_mask(index)), "partition": nothing, "score": 0.9}
+        )
+        for part in dataset.parts(record["id"]):
+            predictions.append(
+                {"image_id": record["id"], "segmentation": part["segmentation"], "partition": part["segmentation"], "score": 0.5}
+            )
+    painted = [{key: value for key, value in p.items() if key != "partition"} for p in predictions]
+    assert evaluate_semantic(dataset, predictions)["mIoU"] == pytest.approx(100.0)
+    assert evaluate_semantic(dataset, painted)["mIoU"] < 100.0

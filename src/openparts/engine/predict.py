@@ -10,6 +10,12 @@ and its masks are brought back to the original size. As in Mask2Former's instanc
 the top `top_k` (query, class) pairs per image are kept, then those under `score_threshold`
 dropped. Class-agnostic models have one class, so this is the top-k queries.
 
+With `partition`, each kept part also gets its segment of the image's part map: the pixels
+where its class probability x mask probability is the largest of all kept parts (Mask2Former's
+panoptic assignment), inside the object mask (post-aware) or the union of the parts' masks.
+Instance masks overlap, and AP scores them as they are; the part map is the non-overlapping
+segmentation that the oracle semantic metrics and the report's picture read.
+
 Post-aware filtering (Sec. 3.2 of the paper): pixels outside the object mask are removed, and
 a part is dropped if fewer than `post_aware_min_area` pixels or less than
 `post_aware_min_kept_fraction` of its area remain. An image whose object mask is empty gets
@@ -41,6 +47,7 @@ class PartPrediction:
     mask: np.ndarray  # HxW bool at the original resolution
     score: float
     label: int  # class index (0 for class-agnostic models)
+    segment: np.ndarray | None = None  # HxW bool: the pixels it owns in the part map (`partition`)
 
 
 def resized_shape(height: int, width: int, shortest_edge: int, max_size: int | None) -> tuple[int, int]:
@@ -74,8 +81,11 @@ def batch_inputs(
     return pad_to_divisible(batch), shapes
 
 
-def select_parts(class_logits: torch.Tensor, mask_logits: torch.Tensor, top_k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Scores, class labels and mask logits of the top-k (query, class) pairs of one image.
+def select_parts(
+    class_logits: torch.Tensor, mask_logits: torch.Tensor, top_k: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Scores, class labels, mask logits and class probabilities of the top-k (query, class)
+    pairs of one image.
 
     class_logits: [Q, C + 1]; mask_logits: [Q, H, W] at the network's input resolution.
     """
@@ -89,7 +99,7 @@ def select_parts(class_logits: torch.Tensor, mask_logits: torch.Tensor, top_k: i
     selected = mask_logits[queries]
     binary = (selected > 0).float()
     quality = (selected.sigmoid() * binary).flatten(1).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
-    return top_scores * quality, labels, selected
+    return top_scores * quality, labels, selected, top_scores
 
 
 def upsample_masks(mask_logits: torch.Tensor, size: tuple[int, int], chunk: int = 16) -> np.ndarray:
@@ -99,6 +109,22 @@ def upsample_masks(mask_logits: torch.Tensor, size: tuple[int, int], chunk: int 
         block = functional.interpolate(mask_logits[None, start : start + chunk], size=size, mode="bilinear", align_corners=False)[0]
         masks[start : start + chunk] = (block > 0).cpu().numpy()
     return masks
+
+
+def part_map(mask_logits: torch.Tensor, weights: torch.Tensor, region: np.ndarray, chunk: int = 16) -> np.ndarray:
+    """Index of the part owning each pixel of `region` (-1 outside it): the largest weight x
+    mask probability, at the original size, a few masks at a time to bound memory."""
+    best = torch.full(region.shape, -1.0)
+    owner = torch.full(region.shape, -1, dtype=torch.int64)
+    for start in range(0, len(mask_logits), chunk):
+        block = functional.interpolate(mask_logits[None, start : start + chunk], size=region.shape, mode="bilinear", align_corners=False)[0]
+        value, index = (block.sigmoid() * weights[start : start + chunk, None, None]).max(0)
+        better = value > best
+        best = torch.where(better, value, best)
+        owner = torch.where(better, index + start, owner)
+    owners = owner.cpu().numpy()
+    owners[~region] = -1
+    return owners
 
 
 def post_aware_filter(masks: np.ndarray, object_mask: np.ndarray, min_area: int, min_kept_fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -155,15 +181,29 @@ class Predictor:
                 output.mask_logits[index : index + 1].float(), size=batch.shape[-2:], mode="bilinear", align_corners=False
             )[0]
             mask_logits = mask_logits[:, : shapes[index][0], : shapes[index][1]]
-            scores, labels, selected = select_parts(output.class_logits[index].float(), mask_logits, self.config["top_k"])
+            scores, labels, selected, probabilities = select_parts(output.class_logits[index].float(), mask_logits, self.config["top_k"])
             keep = scores >= self.config["score_threshold"]
-            scores, labels, selected = scores[keep], labels[keep], selected[keep]
+            scores, labels, selected, probabilities = scores[keep], labels[keep], selected[keep], probabilities[keep]
             masks = upsample_masks(selected, image.shape[:2])
-            parts = self._finish(masks, scores.cpu().numpy(), labels.cpu().numpy(), object_masks[index])
-            results.append(parts)
+            masks, kept, region = self._filter(masks, object_masks[index])
+            segments = None
+            if self.config.get("partition", False) and len(kept):
+                owners = part_map(selected[kept], probabilities[kept], region)
+                segments = owners[None] == np.arange(len(kept))[:, None, None]
+            scores, labels = scores.cpu().numpy()[kept], labels.cpu().numpy()[kept]
+            results.append(
+                [
+                    PartPrediction(mask, float(score), int(label), None if segments is None else segments[number])
+                    for number, (mask, score, label) in enumerate(zip(masks, scores, labels, strict=True))
+                ]
+            )
         return results
 
-    def _finish(self, masks: np.ndarray, scores: np.ndarray, labels: np.ndarray, object_mask: np.ndarray | None) -> list[PartPrediction]:
+    def _filter(self, masks: np.ndarray, object_mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Post-aware filtering where configured, then empty masks dropped: (masks, indices of
+        the parts kept, the region their part map covers)."""
+        kept = np.arange(len(masks))
+        region = None
         if self.config["post_aware"]:
             if object_mask is None or not object_mask.any():
                 log.warning("empty object mask: post-aware filtering skipped for this image")
@@ -171,13 +211,12 @@ class Predictor:
                 masks, keep = post_aware_filter(
                     masks, object_mask, self.config["post_aware_min_area"], self.config["post_aware_min_kept_fraction"]
                 )
-                scores, labels = scores[keep], labels[keep]
+                kept, region = kept[keep], object_mask
         non_empty = masks.any(axis=(1, 2))
-        return [
-            PartPrediction(mask, float(score), int(label))
-            for mask, score, label, ok in zip(masks, scores, labels, non_empty, strict=True)
-            if ok
-        ]
+        masks, kept = masks[non_empty], kept[non_empty]
+        if region is None:
+            region = masks.any(axis=0) if len(masks) else np.zeros(masks.shape[1:], dtype=bool)
+        return masks, kept, region
 
     def predict_dataset(self, dataset: PartDataset, use_object_masks: bool = True, progress: bool = True) -> list[dict[str, Any]]:
         """COCO results (RLE masks) for every image of `dataset`."""
@@ -190,6 +229,8 @@ class Predictor:
                 image_id = dataset.images[index]["id"]
                 for part in parts:
                     result = {"image_id": image_id, "category_id": 1, "segmentation": mask_io.encode(part.mask), "score": part.score}
+                    if part.segment is not None:
+                        result["partition"] = mask_io.encode(part.segment)
                     if self.model.num_classes > 1 and class_names:
                         result["part_class"] = class_names[part.label]
                     results.append(result)

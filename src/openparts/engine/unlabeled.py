@@ -49,7 +49,8 @@ def generate_pseudo_labels(
     in the output's `info.skipped`), since a supervised sample without parts teaches nothing."""
     dataset = PartDataset.open(unlabeled)
     _require_images(dataset, model.in_channels == 4)
-    predictor = Predictor(model, {**predict_config, "score_threshold": score_threshold}, device)
+    # pseudo labels are instances: the part map would be computed and thrown away
+    predictor = Predictor(model, {**predict_config, "score_threshold": score_threshold, "partition": False}, device)
     names = list(getattr(model, "description", {}).get("part_classes", ["part"]))  # a class-aware model's labels
     extra = {"pseudo_labels": {"score_threshold": score_threshold, "from": str(Path(unlabeled))}}
     with DatasetWriter(out_dir, source=dataset.source, labeled=True, overwrite=overwrite, extra_info=extra) as writer:

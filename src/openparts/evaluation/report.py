@@ -117,8 +117,11 @@ def _bytes(rle: dict[str, Any]) -> dict[str, Any]:
 
 
 def _masks_for(predictions: list[dict[str, Any]], image_id: int, shape: tuple[int, int], limit: int = 30) -> np.ndarray:
+    """The highest-scored parts; a model's part-map segments where it has them, so the picture
+    shows the segmentation its oracle metrics score."""
     chosen = sorted((p for p in predictions if p["image_id"] == image_id), key=lambda p: -p["score"])[:limit]
-    return np.stack([mask_io.decode(p["segmentation"]) for p in chosen]) if chosen else np.zeros((0, *shape), bool)
+    masks = [mask_io.decode(p.get("partition", p["segmentation"])) for p in chosen]
+    return np.stack(masks) if masks else np.zeros((0, *shape), bool)
 
 
 def overlay_panel(dataset: PartDataset, index: int, columns: dict[str, list[dict[str, Any]]]) -> np.ndarray:

@@ -7,8 +7,11 @@ A class-agnostic prediction has no part classes, so an oracle names them. Exact 
 2. Ground-truth map: each object pixel takes the `part_class` of the ground-truth part that
    covers it; object pixels no part covers (a car's unannotated roof) take the class
    `background`. Where ground-truth parts overlap, the later annotation wins.
-3. Prediction map: predicted parts are painted in increasing score order, so where they
-   overlap the higher score wins. Each predicted part is named by the oracle after the
+3. Prediction map: a prediction's `partition` (its segment of the model's part map, see
+   `openparts.engine.predict`: each pixel to the part of the largest class probability x mask
+   probability) when it has one, which makes the segments disjoint; else its mask. They are
+   painted in increasing score order, so where masks overlap the higher score wins (baselines
+   give disjoint segments already). Each predicted part is named by the oracle after the
    ground-truth class it overlaps most inside the object (in pixels of its painted, visible
    area; `background` included). A part overlapping no object pixel is unmatched and paints
    nothing. Object pixels no prediction covers are `background`.
@@ -109,6 +112,6 @@ def evaluate_semantic(dataset: PartDataset, predictions: list[dict[str, Any]]) -
             raise ValueError(f"{dataset.root}: image {record['id']} has no object mask; oracle metrics are computed inside it")
         parts = dataset.parts(record["id"])
         part_masks = np.stack([mask_io.decode(p["segmentation"]) for p in parts]) if parts else np.zeros((0, *object_mask.shape), bool)
-        predicted = [(mask_io.decode(p["segmentation"]), float(p["score"])) for p in by_image.get(record["id"], [])]
+        predicted = [(mask_io.decode(p.get("partition", p["segmentation"])), float(p["score"])) for p in by_image.get(record["id"], [])]
         accumulator.add(object_mask, part_masks, [p.get("part_class", "part") for p in parts], predicted)
     return accumulator.metrics()
