@@ -3,11 +3,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional
 
 from openparts.config import resolve
 from openparts.data import masks as mask_io
 from openparts.data.dataset import DatasetWriter, Part, PartDataset
-from openparts.engine.predict import Predictor, part_map, post_aware_filter, resized_shape, select_parts
+from openparts.engine.predict import Predictor, post_aware_filter, resized_shape, select_parts, upsample_parts
 from openparts.model import build_model
 
 
@@ -141,10 +142,37 @@ def test_part_map_gives_each_pixel_to_the_most_confident_part() -> None:
     logits[1, 2:5, 2:5] = 6.0  # a small part, at class probability 0.55: 0.55 x 0.998 = 0.55
     region = np.zeros((8, 8), bool)
     region[1:7, 1:7] = True
-    owners = part_map(logits, torch.tensor([0.6, 0.55]), region, chunk=1)
+    parts = upsample_parts(logits, torch.tensor([0.6, 0.55]), (8, 8), region, partition=True, chunk=1)
+    owners = parts.owners
+    assert parts.kept.tolist() == [0, 1]
     assert (owners[~region] == -1).all()
     assert (owners[2:5, 2:5] == 1).all()
     assert (owners[region] >= 0).all() and (owners[region] == 0).sum() == 36 - 9
+
+
+def test_part_map_is_the_argmax_over_the_parts_post_aware_filtering_keeps() -> None:
+    """Chunked and fused with the mask upsampling, the map still equals the plain argmax over the
+    kept parts: a confident part that the filter drops owns nothing."""
+    generator = torch.Generator().manual_seed(3)
+    logits = torch.randn(10, 6, 7, generator=generator) * 2 - 3
+    logits[:, 2:5, 1:5] += 5.0  # most parts lie mostly on the object
+    logits[4] = 8.0  # confident everywhere, so mostly outside the object: dropped
+    weights = torch.rand(10, generator=generator)
+    weights[4] = 1.0
+    obj = np.zeros((13, 11), bool)
+    obj[3:11, 2:8] = True
+    parts = upsample_parts(logits, weights, obj.shape, obj, min_area=2, min_kept_fraction=0.5, partition=True, chunk=3)
+
+    full = functional.interpolate(logits[None], size=obj.shape, mode="bilinear", align_corners=False)[0]
+    filtered, keep = post_aware_filter((full > 0).numpy(), obj, 2, 0.5)
+    non_empty = filtered.any(axis=(1, 2))
+    expected_kept = np.flatnonzero(keep)[non_empty]
+    assert 4 not in expected_kept and len(expected_kept) >= 2
+    expected = (full[expected_kept].sigmoid() * weights[expected_kept, None, None]).argmax(0).numpy()
+    expected[~obj] = -1
+    np.testing.assert_array_equal(parts.kept, expected_kept)
+    np.testing.assert_array_equal(parts.masks, filtered[non_empty])
+    np.testing.assert_array_equal(parts.owners, expected)
 
 
 def test_partition_segments_are_disjoint_and_cover_the_object(model, odd_sized_dataset: Path) -> None:

@@ -37,6 +37,12 @@ def decode(rle: Rle) -> np.ndarray:
     return coco_mask.decode(_as_pycocotools(rle)).astype(bool)
 
 
+def map_segment(result: dict[str, Any]) -> np.ndarray:
+    """A predicted part's pixels in its image's part map: the `partition` segment where the
+    predictor made one (disjoint parts), else its instance mask (baselines, older results)."""
+    return decode(result.get("partition", result["segmentation"]))
+
+
 def area(rle: Rle) -> int:
     return int(coco_mask.area(_as_pycocotools(rle)))
 

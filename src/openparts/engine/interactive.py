@@ -32,7 +32,7 @@ def predict_picture(
     object_mask = read_object_mask(mask_path, image.shape[:2]) if mask_path else None
     parts = predictor.predict_batch([image], [object_mask])[0]
     # the part map where the predictor makes one: disjoint segments read better than stacked masks
-    masks = [part.mask if part.segment is None else part.segment for part in parts]
+    masks = [part.map_segment for part in parts]
     masks = np.stack(masks) if masks else np.zeros((0, *image.shape[:2]), bool)
     picture = np.concatenate([image, overlay(image, masks, object_mask)], axis=1)
     atomic.save_image(out_png, Image.fromarray(picture))

@@ -49,6 +49,11 @@ class PartPrediction:
     label: int  # class index (0 for class-agnostic models)
     segment: np.ndarray | None = None  # HxW bool: the pixels it owns in the part map (`partition`)
 
+    @property
+    def map_segment(self) -> np.ndarray:
+        """Its pixels in the part map where there is one, else its mask (as `masks.map_segment`)."""
+        return self.mask if self.segment is None else self.segment
+
 
 def resized_shape(height: int, width: int, shortest_edge: int, max_size: int | None) -> tuple[int, int]:
     scale = shortest_edge / min(height, width)
@@ -102,31 +107,6 @@ def select_parts(
     return top_scores * quality, labels, selected, top_scores
 
 
-def upsample_masks(mask_logits: torch.Tensor, size: tuple[int, int], chunk: int = 16) -> np.ndarray:
-    """Binary masks at the original size, resized a few at a time to bound memory."""
-    masks = np.zeros((len(mask_logits), *size), dtype=bool)
-    for start in range(0, len(mask_logits), chunk):
-        block = functional.interpolate(mask_logits[None, start : start + chunk], size=size, mode="bilinear", align_corners=False)[0]
-        masks[start : start + chunk] = (block > 0).cpu().numpy()
-    return masks
-
-
-def part_map(mask_logits: torch.Tensor, weights: torch.Tensor, region: np.ndarray, chunk: int = 16) -> np.ndarray:
-    """Index of the part owning each pixel of `region` (-1 outside it): the largest weight x
-    mask probability, at the original size, a few masks at a time to bound memory."""
-    best = torch.full(region.shape, -1.0)
-    owner = torch.full(region.shape, -1, dtype=torch.int64)
-    for start in range(0, len(mask_logits), chunk):
-        block = functional.interpolate(mask_logits[None, start : start + chunk], size=region.shape, mode="bilinear", align_corners=False)[0]
-        value, index = (block.sigmoid() * weights[start : start + chunk, None, None]).max(0)
-        better = value > best
-        best = torch.where(better, value, best)
-        owner = torch.where(better, index + start, owner)
-    owners = owner.cpu().numpy()
-    owners[~region] = -1
-    return owners
-
-
 def post_aware_filter(masks: np.ndarray, object_mask: np.ndarray, min_area: int, min_kept_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """Remove part pixels outside the object; returns (filtered masks, which were kept)."""
     before = masks.sum(axis=(1, 2))
@@ -134,6 +114,61 @@ def post_aware_filter(masks: np.ndarray, object_mask: np.ndarray, min_area: int,
     after = filtered.sum(axis=(1, 2))
     keep = (after >= min_area) & (after >= min_kept_fraction * np.maximum(before, 1))
     return filtered[keep], keep
+
+
+@dataclass
+class UpsampledParts:
+    masks: np.ndarray  # [N, H, W] bool: the parts kept, at the original resolution
+    kept: np.ndarray  # [N]: their indices among the parts given
+    owners: np.ndarray | None  # HxW: index into `masks` of the part owning each pixel, -1 for none
+
+
+def upsample_parts(
+    mask_logits: torch.Tensor,
+    weights: torch.Tensor,
+    size: tuple[int, int],
+    object_mask: np.ndarray | None = None,
+    min_area: int = 0,
+    min_kept_fraction: float = 0.0,
+    partition: bool = False,
+    chunk: int = 16,
+) -> UpsampledParts:
+    """The parts' binary masks at the original size, post-aware filtered by `object_mask` where
+    given, empty ones dropped; with `partition`, also the part map over the parts kept.
+
+    One pass, a few masks at a time to bound memory: each chunk of logits is upsampled once and
+    serves both the masks and the running argmax of weight x mask probability. The map covers
+    the object (post-aware), else the union of the kept masks.
+    """
+    masks: list[np.ndarray] = []
+    kept: list[np.ndarray] = []
+    best = torch.full(size, -1.0, device=mask_logits.device)
+    owner = torch.full(size, -1, dtype=torch.int64, device=mask_logits.device)
+    count = 0
+    for start in range(0, len(mask_logits), chunk):
+        block = functional.interpolate(mask_logits[None, start : start + chunk], size=size, mode="bilinear", align_corners=False)[0]
+        binary = (block > 0).cpu().numpy()
+        keep = np.ones(len(binary), dtype=bool)
+        if object_mask is not None:
+            binary, keep = post_aware_filter(binary, object_mask, min_area, min_kept_fraction)
+        non_empty = binary.any(axis=(1, 2))
+        indices = np.flatnonzero(keep)[non_empty]
+        masks.append(binary[non_empty])
+        kept.append(indices + start)
+        if partition and len(indices):
+            rows = torch.from_numpy(indices).to(block.device)
+            value, index = (block[rows].sigmoid() * weights[rows + start, None, None]).max(0)
+            better = value > best
+            best = torch.where(better, value, best)
+            owner = torch.where(better, index + count, owner)
+        count += len(indices)
+    stacked = np.concatenate(masks) if masks else np.zeros((0, *size), dtype=bool)
+    owners = None
+    if partition:
+        region = object_mask if object_mask is not None else stacked.any(axis=0)
+        owners = owner.cpu().numpy()
+        owners[~region] = -1
+    return UpsampledParts(stacked, np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64), owners)
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -184,12 +219,17 @@ class Predictor:
             scores, labels, selected, probabilities = select_parts(output.class_logits[index].float(), mask_logits, self.config["top_k"])
             keep = scores >= self.config["score_threshold"]
             scores, labels, selected, probabilities = scores[keep], labels[keep], selected[keep], probabilities[keep]
-            masks = upsample_masks(selected, image.shape[:2])
-            masks, kept, region = self._filter(masks, object_masks[index])
-            segments = None
-            if self.config.get("partition", False) and len(kept):
-                owners = part_map(selected[kept], probabilities[kept], region)
-                segments = owners[None] == np.arange(len(kept))[:, None, None]
+            parts = upsample_parts(
+                selected,
+                probabilities,
+                image.shape[:2],
+                self._post_aware_object(object_masks[index]),
+                self.config["post_aware_min_area"],
+                self.config["post_aware_min_kept_fraction"],
+                partition=self.config.get("partition", False),
+            )
+            masks, kept = parts.masks, parts.kept
+            segments = None if parts.owners is None else parts.owners[None] == np.arange(len(kept))[:, None, None]
             scores, labels = scores.cpu().numpy()[kept], labels.cpu().numpy()[kept]
             results.append(
                 [
@@ -199,24 +239,14 @@ class Predictor:
             )
         return results
 
-    def _filter(self, masks: np.ndarray, object_mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Post-aware filtering where configured, then empty masks dropped: (masks, indices of
-        the parts kept, the region their part map covers)."""
-        kept = np.arange(len(masks))
-        region = None
-        if self.config["post_aware"]:
-            if object_mask is None or not object_mask.any():
-                log.warning("empty object mask: post-aware filtering skipped for this image")
-            else:
-                masks, keep = post_aware_filter(
-                    masks, object_mask, self.config["post_aware_min_area"], self.config["post_aware_min_kept_fraction"]
-                )
-                kept, region = kept[keep], object_mask
-        non_empty = masks.any(axis=(1, 2))
-        masks, kept = masks[non_empty], kept[non_empty]
-        if region is None:
-            region = masks.any(axis=0) if len(masks) else np.zeros(masks.shape[1:], dtype=bool)
-        return masks, kept, region
+    def _post_aware_object(self, object_mask: np.ndarray | None) -> np.ndarray | None:
+        """The object mask that post-aware filtering keeps parts inside, or None for no filtering."""
+        if not self.config["post_aware"]:
+            return None
+        if object_mask is None or not object_mask.any():
+            log.warning("empty object mask: post-aware filtering skipped for this image")
+            return None
+        return object_mask
 
     def predict_dataset(self, dataset: PartDataset, use_object_masks: bool = True, progress: bool = True) -> list[dict[str, Any]]:
         """COCO results (RLE masks) for every image of `dataset`."""

@@ -120,7 +120,7 @@ def _masks_for(predictions: list[dict[str, Any]], image_id: int, shape: tuple[in
     """The highest-scored parts; a model's part-map segments where it has them, so the picture
     shows the segmentation its oracle metrics score."""
     chosen = sorted((p for p in predictions if p["image_id"] == image_id), key=lambda p: -p["score"])[:limit]
-    masks = [mask_io.decode(p.get("partition", p["segmentation"])) for p in chosen]
+    masks = [mask_io.map_segment(p) for p in chosen]
     return np.stack(masks) if masks else np.zeros((0, *shape), bool)
 
 

@@ -112,6 +112,6 @@ def evaluate_semantic(dataset: PartDataset, predictions: list[dict[str, Any]]) -
             raise ValueError(f"{dataset.root}: image {record['id']} has no object mask; oracle metrics are computed inside it")
         parts = dataset.parts(record["id"])
         part_masks = np.stack([mask_io.decode(p["segmentation"]) for p in parts]) if parts else np.zeros((0, *object_mask.shape), bool)
-        predicted = [(mask_io.decode(p.get("partition", p["segmentation"])), float(p["score"])) for p in by_image.get(record["id"], [])]
+        predicted = [(mask_io.map_segment(p), float(p["score"])) for p in by_image.get(record["id"], [])]
         accumulator.add(object_mask, part_masks, [p.get("part_class", "part") for p in parts], predicted)
     return accumulator.metrics()

@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from openparts.data import masks as mask_io
+
+
+def test_rle_round_trip_keeps_every_pixel() -> None:
+    mask = np.random.default_rng(0).random((7, 9)) > 0.5
+    rle = mask_io.encode(mask)
+    assert rle["size"] == [7, 9] and isinstance(rle["counts"], str)
+    np.testing.assert_array_equal(mask_io.decode(rle), mask)
+    assert mask_io.area(rle) == mask.sum()
+
+
+def test_encode_rejects_a_stack_of_masks() -> None:
+    with pytest.raises(ValueError, match="HxW"):
+        mask_io.encode(np.zeros((2, 4, 4), bool))
+
+
+def test_map_segment_prefers_the_part_map_and_falls_back_to_the_mask() -> None:
+    mask = np.zeros((4, 4), bool)
+    mask[:2] = True
+    segment = np.zeros((4, 4), bool)
+    segment[0] = True
+    result = {"segmentation": mask_io.encode(mask), "score": 0.9}
+    np.testing.assert_array_equal(mask_io.map_segment(result), mask)
+    np.testing.assert_array_equal(mask_io.map_segment({**result, "partition": mask_io.encode(segment)}), segment)
