@@ -24,6 +24,17 @@ KNOWN = {
     "object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate",
 }  # fmt: skip
 STAGE_GROUPS = ("object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate")
+# The prediction settings that the unlabeled-data stages read. They set the score threshold
+# (finetune.pseudo_label_score) and turn the part map off themselves, so predict.score_threshold
+# and predict.partition, which shape only evaluated predictions, rerun evaluate alone.
+PSEUDO_LABEL_PREDICT = tuple(
+    f"predict.{key}"
+    for key in (
+        "shortest_edge", "max_size", "batch_size", "top_k", "precision", "channels_last",
+        "post_aware", "post_aware_min_area", "post_aware_min_kept_fraction",
+    )
+)  # fmt: skip
+FEATURE_PREDICT = ("predict.shortest_edge", "predict.max_size", "predict.batch_size")
 # The configuration each stage reads (sections, or single keys as section.key). A stage is handed
 # and records only these, and DVC and KFP key their caches on them, so a setting reruns only the
 # stages that read it: a fine-tuning mode never retrains the base model. A stage that reads a key
@@ -31,9 +42,9 @@ STAGE_GROUPS = ("object_masks", "train", "pseudo_labels", "cluster_features", "f
 READS: dict[str, tuple[str, ...]] = {
     "object_masks": (),
     "train": ("model", "train"),
-    "pseudo_labels": ("predict", "finetune.pseudo_label_score"),
-    "cluster_features": ("predict", "finetune.k", "train.seed"),
-    "finetune": ("train", "finetune", "predict"),
+    "pseudo_labels": (*PSEUDO_LABEL_PREDICT, "finetune.pseudo_label_score"),
+    "cluster_features": (*FEATURE_PREDICT, "finetune.k", "train.seed"),
+    "finetune": ("train", "finetune", *PSEUDO_LABEL_PREDICT),  # later rounds make pseudo labels again
     "evaluate": ("predict",),
 }
 
