@@ -143,8 +143,7 @@ def upsample_parts(
     masks: list[np.ndarray] = []
     kept: list[np.ndarray] = []
     best = torch.full(size, -1.0, device=mask_logits.device)
-    owner = torch.full(size, -1, dtype=torch.int64, device=mask_logits.device)
-    count = 0
+    owner = torch.full(size, -1, dtype=torch.int64, device=mask_logits.device)  # an index among all parts given
     for start in range(0, len(mask_logits), chunk):
         block = functional.interpolate(mask_logits[None, start : start + chunk], size=size, mode="bilinear", align_corners=False)[0]
         binary = (block > 0).cpu().numpy()
@@ -156,19 +155,24 @@ def upsample_parts(
         masks.append(binary[non_empty])
         kept.append(indices + start)
         if partition and len(indices):
+            # a dropped part's value, -sigmoid, loses to every kept one (>= 0); no gather of the kept rows
+            weight = torch.full((len(block),), -1.0, device=block.device)
             rows = torch.from_numpy(indices).to(block.device)
-            value, index = (block[rows].sigmoid() * weights[rows + start, None, None]).max(0)
+            weight[rows] = weights[rows + start].float()
+            value, index = block.sigmoid_().mul_(weight[:, None, None]).max(0)
             better = value > best
             best = torch.where(better, value, best)
-            owner = torch.where(better, index + count, owner)
-        count += len(indices)
+            owner = torch.where(better, index + start, owner)
     stacked = np.concatenate(masks) if masks else np.zeros((0, *size), dtype=bool)
+    numbers = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
     owners = None
     if partition:
         region = object_mask if object_mask is not None else stacked.any(axis=0)
-        owners = owner.cpu().numpy()
-        owners[~region] = -1
-    return UpsampledParts(stacked, np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64), owners)
+        number_of = np.full(len(mask_logits), -1)  # a part's index among the kept ones
+        number_of[numbers] = np.arange(len(numbers))
+        owner_array = owner.cpu().numpy()
+        owners = np.where(region & (owner_array >= 0), number_of[owner_array], -1)
+    return UpsampledParts(stacked, numbers, owners)
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
