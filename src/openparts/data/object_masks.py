@@ -27,17 +27,24 @@ def close_and_fill(mask: np.ndarray, radius: int) -> np.ndarray:
     """Morphological closing by a Euclidean disk, then hole filling.
 
     Uses distance transforms (linear time) instead of a structuring element, so the radius can
-    be large on big images. The image border is padded so that closing does not eat it.
+    be large on big images, and works on the mask's bounding box grown by `radius` + 1: nothing
+    farther from the mask can change, and the margin of background around it stands for the
+    rest of the image, the image border included, so closing does not eat the border.
     """
     if not mask.any():
         return mask.copy()
-    padded = np.pad(mask, radius + 1)
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    padded = np.pad(mask[box], radius + 1)
     dilated = ndimage.distance_transform_edt(~padded) <= radius
     closed = ndimage.distance_transform_edt(dilated) > radius
     closed |= padded  # closing never removes pixels; guard against rounding at the rim
     filled = ndimage.binary_fill_holes(closed)
     inner = slice(radius + 1, -(radius + 1))
-    return filled[inner, inner]
+    result = np.zeros_like(mask, dtype=bool)
+    result[box] = filled[inner, inner]
+    return result
 
 
 def object_mask_from_parts(part_masks: np.ndarray, fraction: float = CLOSING_RADIUS_FRACTION) -> np.ndarray:

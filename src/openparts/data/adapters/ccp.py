@@ -43,18 +43,19 @@ def load_label_names(source: Path) -> list[str]:
 
 
 def parts_from_label_map(label_map: np.ndarray, names: list[str], min_area: int = MIN_PART_AREA) -> list[Part]:
+    """One part per 8-connected component of each label, labels in increasing order; each label
+    is split inside its own bounding box, which is most of a conversion's time saved."""
     parts = []
-    for label in np.unique(label_map):
-        if label == 0:
+    for label, box in enumerate(ndimage.find_objects(label_map.astype(np.int32)), start=1):
+        if box is None:  # the label is absent from this map
             continue
-        components, count = ndimage.label(label_map == label, structure=EIGHT_CONNECTED)
-        if count == 0:
-            continue
+        components, _ = ndimage.label(label_map[box] == label, structure=EIGHT_CONNECTED)
         areas = np.bincount(components.ravel())
         name = names[label] if label < len(names) else f"label_{label}"
-        for component in range(1, count + 1):
-            if areas[component] >= min_area:
-                parts.append(Part(mask=components == component, part_class=name))
+        for component in np.flatnonzero(areas[1:] >= min_area) + 1:
+            mask = np.zeros(label_map.shape, dtype=bool)
+            mask[box] = components == component
+            parts.append(Part(mask=mask, part_class=name))
     return parts
 
 
