@@ -25,3 +25,13 @@ def test_map_segment_prefers_the_part_map_and_falls_back_to_the_mask() -> None:
     result = {"segmentation": mask_io.encode(mask), "score": 0.9}
     np.testing.assert_array_equal(mask_io.map_segment(result), mask)
     np.testing.assert_array_equal(mask_io.map_segment({**result, "partition": mask_io.encode(segment)}), segment)
+
+
+def test_iou_pairs_every_guess_with_every_truth() -> None:
+    left = np.zeros((4, 4), bool)
+    left[:, :2] = True
+    top = np.zeros((4, 4), bool)
+    top[:2] = True
+    ious = mask_io.iou([mask_io.encode(left), mask_io.encode(top)], [mask_io.encode(left)])
+    np.testing.assert_allclose(ious, [[1.0], [4 / 12]])
+    assert mask_io.iou([], [mask_io.encode(left)]).shape == (0, 1)

@@ -68,6 +68,19 @@ def test_keep_top_keeps_each_images_highest_scores() -> None:
     assert [(p["image_id"], p["score"]) for p in kept] == [(1, 0.9), (1, 0.5), (2, 0.1), (3, 0.4)]
 
 
+def test_worst_images_are_ranked_by_each_parts_best_iou(sets) -> None:
+    from openparts.evaluation.report import best_iou_per_image
+
+    dataset = PartDataset.open(sets[1])
+    truth = ground_truth_predictions(dataset)
+    first, second = (record["id"] for record in dataset.images[:2])
+    only_one_part = [next(p for p in truth if p["image_id"] == first)] + [p for p in truth if p["image_id"] not in (first, second)]
+    quality = best_iou_per_image(dataset, only_one_part)
+    assert quality[second] == 0.0  # no guesses at all
+    assert 0.0 < quality[first] < 1.0  # one part found exactly, the others not at all
+    assert all(quality[record["id"]] == pytest.approx(1.0) for record in dataset.images[2:])
+
+
 def test_overlay_shows_a_models_part_map_where_predictions_have_one(sets) -> None:
     """The picture beside the oracle metrics draws the segmentation they score, not the stacked masks."""
     test = PartDataset.open(sets[1])

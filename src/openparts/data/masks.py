@@ -43,6 +43,14 @@ def map_segment(result: dict[str, Any]) -> np.ndarray:
     return decode(result.get("partition", result["segmentation"]))
 
 
+def iou(guesses: Sequence[Rle], truths: Sequence[Rle]) -> np.ndarray:
+    """IoU of every guess (rows) with every truth (columns), computed on the RLEs."""
+    if not guesses or not truths:
+        return np.zeros((len(guesses), len(truths)))
+    pairs = coco_mask.iou([_as_pycocotools(g) for g in guesses], [_as_pycocotools(t) for t in truths], [0] * len(truths))
+    return np.asarray(pairs, dtype=float).reshape(len(guesses), len(truths))
+
+
 def area(rle: Rle) -> int:
     return int(coco_mask.area(_as_pycocotools(rle)))
 

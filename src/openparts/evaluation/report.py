@@ -92,8 +92,6 @@ def keep_top(predictions: list[dict[str, Any]], limits: dict[int, int]) -> list[
 
 def best_iou_per_image(dataset: PartDataset, predictions: list[dict[str, Any]]) -> dict[int, float]:
     """Mean over ground-truth parts of the best IoU any prediction reaches: for ranking images."""
-    from pycocotools import mask as coco_mask
-
     by_image: dict[int, list[dict[str, Any]]] = {}
     for prediction in predictions:
         by_image.setdefault(prediction["image_id"], []).append(prediction)
@@ -106,14 +104,8 @@ def best_iou_per_image(dataset: PartDataset, predictions: list[dict[str, Any]]) 
         if not guesses:
             quality[record["id"]] = 0.0
             continue
-        ious = coco_mask.iou([_bytes(g) for g in guesses], [_bytes(t) for t in truths], [0] * len(truths))
-        quality[record["id"]] = float(np.asarray(ious).max(axis=0).mean())
+        quality[record["id"]] = float(mask_io.iou(guesses, truths).max(axis=0).mean())
     return quality
-
-
-def _bytes(rle: dict[str, Any]) -> dict[str, Any]:
-    counts = rle["counts"]
-    return {"size": rle["size"], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
 
 
 def _masks_for(predictions: list[dict[str, Any]], image_id: int, shape: tuple[int, int], limit: int = 30) -> np.ndarray:
