@@ -59,6 +59,24 @@ def test_train_then_predict_a_dataset_and_a_single_picture(tmp_path: Path) -> No
     assert Image.open(out).size == (128, 64)
 
 
+def test_a_model_saved_before_a_prediction_setting_existed_gets_its_default(tmp_path: Path) -> None:
+    """Saved configurations outlive the code: a key added since (here `partition`) takes the
+    preset's default and can be set, instead of being refused as unknown."""
+    from openparts.config import resolve
+    from openparts.model import build_model, save_model
+
+    config = resolve("tiny")
+    del config["predict"]["partition"]
+    save_model(build_model(config["model"]), tmp_path / "model", {"config": config})
+    data = tmp_path / "data"
+    assert main(["data", "synth", str(data), "--count", "1", "--size", "64"]) == 0
+    for setting, expect_map in (([], True), (["--set", "partition=false"], False)):
+        out = tmp_path / f"preds-{expect_map}.json"
+        assert main(["predict", "--model", str(tmp_path / "model"), "--data", str(data), "--out", str(out), *setting]) == 0
+        predictions = json.loads(out.read_text())
+        assert predictions and all(("partition" in p) == expect_map for p in predictions)
+
+
 def test_unknown_preset_and_key_are_rejected(tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         main(["train", "--data", "x", "--out", "y", "--preset", "huge"])

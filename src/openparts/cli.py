@@ -413,10 +413,12 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 
 def _predict_config(model, overrides: list[str], post_aware: bool) -> dict:
-    from openparts.config import apply_overrides, preset
+    """The model's saved prediction settings over its preset's current ones: a model saved
+    before a setting existed gets that setting's default, and `--set` can change it."""
+    from openparts.config import apply_overrides
 
     saved = model.description.get("config", {})
-    predict_config = saved.get("predict") or preset(saved.get("preset", "cpu"))["predict"]
+    predict_config = {**_preset_of(model)["predict"], **(saved.get("predict") or {})}
     items = [item if item.startswith("predict.") else f"predict.{item}" for item in overrides]
     predict_config = apply_overrides({"predict": predict_config}, items)["predict"]
     predict_config["post_aware"] = predict_config["post_aware"] or post_aware

@@ -206,7 +206,7 @@ class Predictor:
         self.device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.memory_format = torch.channels_last if predict_config.get("channels_last") else torch.contiguous_format
         self.model.to(self.device, memory_format=self.memory_format)
-        self.dtype = inference_dtype(self.device, predict_config.get("precision", "fp32"))
+        self.dtype = inference_dtype(self.device, predict_config["precision"])
         self.with_object = model.in_channels == 4
 
     @torch.inference_mode()
@@ -230,7 +230,7 @@ class Predictor:
                 self._post_aware_object(object_masks[index]),
                 self.config["post_aware_min_area"],
                 self.config["post_aware_min_kept_fraction"],
-                partition=self.config.get("partition", False),
+                partition=self.config["partition"],
             )
             masks, kept = parts.masks, parts.kept
             segments = None if parts.owners is None else parts.owners[None] == np.arange(len(kept))[:, None, None]

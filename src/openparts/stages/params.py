@@ -17,23 +17,18 @@ from typing import Any
 import yaml
 
 from openparts import atomic
-from openparts.config import ConfigError, resolve
+from openparts.config import PRESETS, ConfigError, resolve
 
 KNOWN = {
     "preset", "overrides", "data", "datasets", "experiment",
     "object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate",
 }  # fmt: skip
 STAGE_GROUPS = ("object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate")
-# The prediction settings that the unlabeled-data stages read. They set the score threshold
-# (finetune.pseudo_label_score) and turn the part map off themselves, so predict.score_threshold
-# and predict.partition, which shape only evaluated predictions, rerun evaluate alone.
-PSEUDO_LABEL_PREDICT = tuple(
-    f"predict.{key}"
-    for key in (
-        "shortest_edge", "max_size", "batch_size", "top_k", "precision", "channels_last",
-        "post_aware", "post_aware_min_area", "post_aware_min_kept_fraction",
-    )
-)  # fmt: skip
+# Prediction settings that shape only evaluated predictions: the unlabeled-data stages set the
+# score threshold (finetune.pseudo_label_score) and turn the part map off themselves, so these
+# rerun evaluate alone. Every other `predict` key reaches pseudo labels, a key added later included.
+EVALUATION_ONLY_PREDICT = ("score_threshold", "partition")
+PSEUDO_LABEL_PREDICT = tuple(f"predict.{key}" for key in PRESETS["cpu"]["predict"] if key not in EVALUATION_ONLY_PREDICT)
 FEATURE_PREDICT = ("predict.shortest_edge", "predict.max_size", "predict.batch_size")
 # The configuration each stage reads (sections, or single keys as section.key). A stage is handed
 # and records only these, and DVC and KFP key their caches on them, so a setting reruns only the
