@@ -94,3 +94,22 @@ def test_overlay_shows_a_models_part_map_where_predictions_have_one(sets) -> Non
     plain = overlay_panel(test, 0, {"model": []})
     np.testing.assert_array_equal(drawn_map, plain)
     assert not np.array_equal(drawn_mask, plain)
+
+
+def test_matched_baseline_is_cut_to_the_segments_of_the_models_part_map(sets, tmp_path: Path) -> None:
+    """A model with many instance masks but one part-map segment per object is compared with
+    the baseline's largest segment alone: the count is the part map's, not the masks'."""
+    dev, test = (PartDataset.open(p) for p in sets)
+    predictions = []
+    for index, record in enumerate(test.images):
+        whole = test.object_mask(index)
+        predictions.append(
+            {"image_id": record["id"], "segmentation": mask_io.encode(whole), "partition": mask_io.encode(whole), "score": 0.9}
+        )
+        empty = mask_io.encode(np.zeros_like(whole))
+        for part in test.parts(record["id"]):
+            predictions.append({"image_id": record["id"], "segmentation": part["segmentation"], "partition": empty, "score": 0.5})
+    metrics = write_report(tmp_path / "out", [test], {"synth-test": predictions}, "model", ("felzenszwalb",), dev)
+    assert metrics["synth-test/model/segments_per_object"] == 1.0
+    assert metrics["synth-test/felzenszwalb/segments_per_object"] > 1.0  # so that the cut shows
+    assert metrics["synth-test/felzenszwalb@matched/segments_per_object"] == 1.0

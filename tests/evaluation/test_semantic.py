@@ -5,7 +5,7 @@ import pytest
 
 from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset
-from openparts.evaluation.semantic import BACKGROUND, SemanticAccumulator, evaluate_semantic
+from openparts.evaluation.semantic import BACKGROUND, SemanticAccumulator, evaluate_semantic, segments_per_image
 
 
 def test_ground_truth_as_predictions_scores_100(tiny_dataset: Path) -> None:
@@ -72,3 +72,18 @@ def test_partition_is_scored_instead_of_the_mask_when_a_prediction_has_one(tiny_
     painted = [{key: value for key, value in p.items() if key != "partition"} for p in predictions]
     assert evaluate_semantic(dataset, predictions)["mIoU"] == pytest.approx(100.0)
     assert evaluate_semantic(dataset, painted)["mIoU"] < 100.0
+
+
+def test_segments_per_image_counts_part_map_segments_inside_the_object(tiny_dataset: Path) -> None:
+    dataset = PartDataset.open(tiny_dataset)
+    first, *others = dataset.images
+    whole = dataset.object_mask(0)
+    outside = ~whole
+    predictions = [
+        {"image_id": first["id"], "segmentation": mask_io.encode(whole), "partition": mask_io.encode(whole), "score": 0.9},
+        {"image_id": first["id"], "segmentation": mask_io.encode(whole), "partition": mask_io.encode(np.zeros_like(whole)), "score": 0.5},
+        {"image_id": first["id"], "segmentation": mask_io.encode(outside), "score": 0.4},  # no part map: its mask, outside the object
+    ]
+    counts = segments_per_image(dataset, predictions)
+    assert counts == {first["id"]: 1, **{record["id"]: 0 for record in others}}
+    assert evaluate_semantic(dataset, predictions)["segments_per_object"] == pytest.approx(sum(counts.values()) / len(counts), abs=0.005)

@@ -31,7 +31,7 @@ from openparts.data.inspect import overlay
 from openparts.evaluation import baselines
 from openparts.evaluation.instance_ap import DEFAULT_BACKEND, evaluate_instances
 from openparts.evaluation.paper import TABLE2, paper_setting, table5_rows
-from openparts.evaluation.semantic import evaluate_semantic
+from openparts.evaluation.semantic import evaluate_semantic, segments_per_image
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ def write_report(
         for other, by_key in (others or {}).items():
             for name, value in score_predictions(reference, by_key[key], coco_backend).items():
                 metrics[f"{key}/{other}/{name}"] = value
-        counts = Counter(p["image_id"] for p in own)
+        counts = segments_per_image(reference, own)  # as segments_per_object counts them: the part map's
         for method in baseline_methods:
             result = baselines.predict_baseline(dataset, method, tuned[method])
             columns[method] = result

@@ -64,6 +64,12 @@ def prediction_map(predicted: list[tuple[np.ndarray, float]], object_mask: np.nd
     return label_map
 
 
+def count_segments(segments: Iterable[np.ndarray], object_mask: np.ndarray) -> int:
+    """The segments the oracle sees in an object: those with a pixel inside it. The one rule for
+    `segments_per_object` and for cutting a baseline to the model's count (`@matched`)."""
+    return sum(1 for segment in segments if (segment & object_mask).any())
+
+
 class SemanticAccumulator:
     """Accumulates the confusion matrix over images; `metrics()` gives mIoU, fwIoU and mACC."""
 
@@ -81,7 +87,7 @@ class SemanticAccumulator:
         guess = prediction_map(predicted, object_mask, truth, self.class_index[BACKGROUND])
         size = len(self.class_names)
         self.confusion += np.bincount(truth[object_mask] * size + guess[object_mask], minlength=size * size).reshape(size, size)
-        self.segments.append(sum(1 for mask, _ in predicted if (mask & object_mask).any()))
+        self.segments.append(count_segments([mask for mask, _ in predicted], object_mask))
 
     def metrics(self) -> dict[str, float]:
         true_positive = np.diag(self.confusion).astype(float)
@@ -102,9 +108,7 @@ class SemanticAccumulator:
 
 def evaluate_semantic(dataset: PartDataset, predictions: list[dict[str, Any]]) -> dict[str, float]:
     """Oracle mIoU, fwIoU, mACC (percent) and segments per object for COCO-style predictions."""
-    by_image: dict[int, list[dict[str, Any]]] = {}
-    for prediction in predictions:
-        by_image.setdefault(prediction["image_id"], []).append(prediction)
+    by_image = _by_image(predictions)
     accumulator = SemanticAccumulator(dataset.part_classes)
     for index, record in enumerate(dataset.images):
         object_mask = dataset.object_mask(index)
@@ -115,3 +119,24 @@ def evaluate_semantic(dataset: PartDataset, predictions: list[dict[str, Any]]) -
         predicted = [(mask_io.map_segment(p), float(p["score"])) for p in by_image.get(record["id"], [])]
         accumulator.add(object_mask, part_masks, [p.get("part_class", "part") for p in parts], predicted)
     return accumulator.metrics()
+
+
+def segments_per_image(dataset: PartDataset, predictions: list[dict[str, Any]]) -> dict[int, int]:
+    """Each image's number of predicted segments in its object, as `segments_per_object` counts
+    them (part-map segments where the predictor made a part map): every image of the set, 0 where
+    nothing was predicted."""
+    by_image = _by_image(predictions)
+    counts = {}
+    for index, record in enumerate(dataset.images):
+        object_mask = dataset.object_mask(index)
+        if object_mask is None:
+            raise ValueError(f"{dataset.root}: image {record['id']} has no object mask; segments are counted inside it")
+        counts[record["id"]] = count_segments((mask_io.map_segment(p) for p in by_image.get(record["id"], [])), object_mask)
+    return counts
+
+
+def _by_image(predictions: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for prediction in predictions:
+        by_image.setdefault(prediction["image_id"], []).append(prediction)
+    return by_image
