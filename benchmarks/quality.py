@@ -55,7 +55,7 @@ from openparts.evaluation.semantic import segments_per_image
 from openparts.model import load_model
 from openparts.objects import make_masker
 from openparts.objects.apply import write_with_object_masks
-from openparts.stages.manifest import artifact, content_hash, is_current
+from openparts.stages.manifest import artifact, content_hash, is_current, read_manifest
 
 log = logging.getLogger("benchmarks.quality")
 REPO = Path(__file__).resolve().parents[1]
@@ -355,10 +355,13 @@ def _table(title: str, rows: dict[str, dict[str, float]], columns: tuple[str, ..
     return [*lines, ""]
 
 
-def steps_trained(stage_folder: Path) -> int:
-    """What a model really trained: a `train.max_minutes` cap can stop it before --iterations."""
+def model_made(stage_folder: Path) -> str:
+    """Steps a model really trained (a `train.max_minutes` cap can stop it before --iterations),
+    the minutes its stage took and the revision that made it: a rerun keeps current stages, so
+    the run's own minutes may not include them."""
     record = json.loads((artifact(stage_folder, "model") / "openparts.json").read_text())
-    return record["training"]["steps"]
+    manifest = read_manifest(stage_folder)
+    return f"{record['training']['steps']} steps ({manifest['seconds'] / 60:.1f} min at {(manifest.get('git_revision') or 'unknown')[:7]})"
 
 
 def configure_logging() -> None:
@@ -409,11 +412,11 @@ def main() -> int:
         f"openparts {__version__}, torch {torch.__version__}, transformers {transformers.__version__}, "
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
         f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
-        f"command: `python {shlex.join(sys.argv)}` ({minutes:.0f} minutes)",
+        f"command: `python {shlex.join(sys.argv)}` ({minutes:.0f} minutes in this run)",
         f"Trained on car-parts train ({len(PartDataset.open(paths['carparts-train'])):,}) + CCP ({len(PartDataset.open(paths['ccp'])):,})"
         f"{' + synthetic categories (' + format(args.synthetic_images, ',') + ', with-synthetic only)' if 'synthetic' in paths else ''}; "
         "persons are seen (CCP), the other Pascal-Part categories unseen.",
-        "Steps trained: " + ", ".join(f"{name} {steps_trained(folder)}" for name, folder in models.items()) + ".",
+        "Models: " + ", ".join(f"{name} {model_made(folder)}" for name, folder in models.items()) + ".",
         "OPS adapts on the evaluation images without labels (salient masks), as the paper's Table 3 on PartImageNet val.",
         "`perfect`: the sets' own object masks; `imperfect`: the salient-object model's. AP/AP50 class-agnostic;",
         "mIoU/fwIoU/mACC are the oracle semantic metrics inside the object (Table 5).",
