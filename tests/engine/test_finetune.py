@@ -60,6 +60,38 @@ def test_each_mode_fine_tunes_the_base_model(adaptation: dict[str, Path], tmp_pa
     assert load_model(tmp_path / "tuned").description["finetuned_from"] == str(adaptation["model"])
 
 
+def backbone_batchnorm(model_dir: Path) -> dict[str, torch.Tensor]:
+    """Statistics and affine weights of every BatchNorm in the backbone."""
+    model = load_model(model_dir)
+    encoder = model.mask2former.model.pixel_level_module.encoder
+    return {
+        f"{name}.{key}": value.clone()
+        for name, module in encoder.named_modules()
+        if isinstance(module, torch.nn.BatchNorm2d)
+        for key, value in module.state_dict().items()
+        if key != "num_batches_tracked"
+    }
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_frozen_batchnorm_keeps_the_base_models_statistics(adaptation: dict[str, Path], tmp_path: Path, frozen: bool) -> None:
+    config = tiny("finetune.mode=ss+st", f"finetune.freeze_batchnorm={str(frozen).lower()}")
+    finetune(
+        adaptation["model"],
+        tmp_path / "tuned",
+        config,
+        labeled=[adaptation["labeled"]],
+        pseudo_labeled=[adaptation["pseudo_labels"]],
+        unlabeled=adaptation["unlabeled"],
+        pseudo_parts=adaptation["pseudo_parts"],
+    )
+    before, after = backbone_batchnorm(adaptation["model"]), backbone_batchnorm(tmp_path / "tuned")
+    assert before and before.keys() == after.keys()
+    kept = all(torch.equal(before[key], after[key]) for key in before)
+    assert kept == frozen
+    assert changed(adaptation["model"], tmp_path / "tuned")  # the rest of the model still learns
+
+
 def test_online_clustering_needs_no_pseudo_parts(adaptation: dict[str, Path], tmp_path: Path) -> None:
     recorder = MetricsRecorder()
     config = tiny("finetune.mode=ss", "finetune.clustering=online")

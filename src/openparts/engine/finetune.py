@@ -79,8 +79,11 @@ def finetune(
     _check_classes(model, class_names, supervised_dirs)
     supervised = training_datasets(supervised_dirs, training_config, class_names)
     description = {**model.description, "finetuned_from": str(Path(base_model)), "finetune": section}
+    frozen = section["freeze_batchnorm"]
     if "ss" not in mode:
-        return Trainer(model, supervised, training_config, out_dir, callback, description, checkpoint_dir=checkpoint_dir).train()
+        return Trainer(
+            model, supervised, training_config, out_dir, callback, description, checkpoint_dir=checkpoint_dir, freeze_batchnorm=frozen
+        ).train()
     train = tuned["train"]
     pseudo = PartSegmentationDataset(
         unlabeled,
@@ -103,6 +106,7 @@ def finetune(
         collate=collate_pairs,
         samples_per_item=2,
         checkpoint_dir=checkpoint_dir,
+        freeze_batchnorm=frozen,
     )
     return trainer.train()
 

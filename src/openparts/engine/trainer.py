@@ -126,13 +126,15 @@ class Trainer:
         collate: Any = None,
         samples_per_item: int = 1,
         checkpoint_dir: str | os.PathLike[str] | None = None,
+        freeze_batchnorm: bool = False,
     ) -> None:
         """`objective` (a module holding `model`) replaces the model's own loss, e.g. the joint
         fine-tuning loss; `collate` and `samples_per_item` describe datasets whose items hold
         several samples (a supervised and a pseudo-part one), so that a batch still has
         `train.batch_size` images. `checkpoint_dir` defaults to `<out_dir>.checkpoints`; a
         caller that builds `out_dir` in a temporary folder passes a stable one, so that a rerun
-        after a kill still finds them."""
+        after a kill still finds them. `freeze_batchnorm` keeps the backbone's BatchNorm as it
+        is (statistics and weights), as `model.backbone.freeze_batchnorm` does for a whole training."""
         self.objective = objective
         self.collate = collate
         self.samples_per_item = samples_per_item
@@ -145,6 +147,9 @@ class Trainer:
         self.callback = callback or NoTracking()
         self.description = description or {}
         self.history: list[dict[str, float]] = []
+        self.freeze_batchnorm = freeze_batchnorm or bool(
+            model.model_config["backbone"].get("freeze_batchnorm")
+        )  # models saved before the key: off
 
     def train(self) -> TrainResult:
         device = distributed.setup_from_environment()
@@ -198,7 +203,7 @@ class Trainer:
         )
         use_amp = cfg["mixed_precision"] and device.type == "cuda"
         model.train()
-        if model.model_config["backbone"].get("freeze_batchnorm"):
+        if self.freeze_batchnorm:
             freeze_backbone_batchnorm(model)
         parameters = [p for p in model.parameters() if p.requires_grad]
         # a terminal gets the bar; a log (a KFP pod, CI, nohup) gets a line every log_every steps
