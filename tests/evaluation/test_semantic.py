@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from openparts.data import masks as mask_io
-from openparts.data.dataset import PartDataset
+from openparts.data.dataset import DatasetWriter, PartDataset
 from openparts.evaluation.semantic import BACKGROUND, SemanticAccumulator, evaluate_semantic, segments_per_image
+from tests.conftest import square_parts
 
 
 def test_ground_truth_as_predictions_scores_100(tiny_dataset: Path) -> None:
@@ -87,3 +88,13 @@ def test_segments_per_image_counts_part_map_segments_inside_the_object(tiny_data
     counts = segments_per_image(dataset, predictions)
     assert counts == {first["id"]: 1, **{record["id"]: 0 for record in others}}
     assert evaluate_semantic(dataset, predictions)["segments_per_object"] == pytest.approx(sum(counts.values()) / len(counts), abs=0.005)
+
+
+def test_an_image_without_an_object_mask_is_named(tmp_path: Path) -> None:
+    with DatasetWriter(tmp_path / "no-objects", source="test") as writer:
+        image, parts, _ = square_parts()
+        writer.add(image, "img0.png", parts)
+    dataset = PartDataset.open(tmp_path / "no-objects")
+    for measure in (evaluate_semantic, segments_per_image):
+        with pytest.raises(ValueError, match=r"no-objects: image \d+ has no object mask"):
+            measure(dataset, [])

@@ -147,9 +147,8 @@ class Trainer:
         self.callback = callback or NoTracking()
         self.description = description or {}
         self.history: list[dict[str, float]] = []
-        self.freeze_batchnorm = freeze_batchnorm or bool(
-            model.model_config["backbone"].get("freeze_batchnorm")
-        )  # models saved before the key: off
+        # .get: a model saved before the key existed trained without freezing
+        self.freeze_batchnorm = freeze_batchnorm or bool(model.model_config["backbone"].get("freeze_batchnorm"))
 
     def train(self) -> TrainResult:
         device = distributed.setup_from_environment()

@@ -111,9 +111,7 @@ def evaluate_semantic(dataset: PartDataset, predictions: list[dict[str, Any]]) -
     by_image = _by_image(predictions)
     accumulator = SemanticAccumulator(dataset.part_classes)
     for index, record in enumerate(dataset.images):
-        object_mask = dataset.object_mask(index)
-        if object_mask is None:
-            raise ValueError(f"{dataset.root}: image {record['id']} has no object mask; oracle metrics are computed inside it")
+        object_mask = _object_mask(dataset, index)
         parts = dataset.parts(record["id"])
         part_masks = np.stack([mask_io.decode(p["segmentation"]) for p in parts]) if parts else np.zeros((0, *object_mask.shape), bool)
         predicted = [(mask_io.map_segment(p), float(p["score"])) for p in by_image.get(record["id"], [])]
@@ -128,9 +126,7 @@ def segments_per_image(dataset: PartDataset, predictions: list[dict[str, Any]]) 
     by_image = _by_image(predictions)
     counts = {}
     for index, record in enumerate(dataset.images):
-        object_mask = dataset.object_mask(index)
-        if object_mask is None:
-            raise ValueError(f"{dataset.root}: image {record['id']} has no object mask; segments are counted inside it")
+        object_mask = _object_mask(dataset, index)
         counts[record["id"]] = count_segments((mask_io.map_segment(p) for p in by_image.get(record["id"], [])), object_mask)
     return counts
 
@@ -140,3 +136,11 @@ def _by_image(predictions: list[dict[str, Any]]) -> dict[int, list[dict[str, Any
     for prediction in predictions:
         by_image.setdefault(prediction["image_id"], []).append(prediction)
     return by_image
+
+
+def _object_mask(dataset: PartDataset, index: int) -> np.ndarray:
+    object_mask = dataset.object_mask(index)
+    if object_mask is None:
+        image_id = dataset.images[index]["id"]
+        raise ValueError(f"{dataset.root}: image {image_id} has no object mask; oracle metrics and segment counts are computed inside it")
+    return object_mask
