@@ -15,6 +15,7 @@ from openparts.engine.finetune import finetune, self_training_rounds
 from openparts.engine.trainer import latest_checkpoint
 from openparts.engine.unlabeled import cluster_features, generate_pseudo_labels
 from openparts.model import load_model
+from openparts.model.checkpoint import CheckpointError
 from tests.conftest import REPO
 from tests.engine.test_trainer import StopAt
 
@@ -115,6 +116,16 @@ def test_resumed_fine_tuning_ends_with_the_same_weights(adaptation: dict[str, Pa
     assert latest_checkpoint(tmp_path / "resumed")[0] == 2
     assert finetune(adaptation["model"], tmp_path / "resumed", config, **arguments).resumed_from == 2
     assert not changed(tmp_path / "straight", tmp_path / "resumed")
+
+
+def test_resuming_with_other_fine_tuning_settings_is_refused(adaptation: dict[str, Path], tmp_path: Path) -> None:
+    arguments = {"labeled": [adaptation["labeled"]], "pseudo_labeled": [adaptation["pseudo_labels"]]}
+    config = tiny("finetune.mode=st", "finetune.iterations=4", "train.checkpoint_every=2")
+    with pytest.raises(KeyboardInterrupt):
+        finetune(adaptation["model"], tmp_path / "tuned", config, callback=StopAt(3), **arguments)
+    other = tiny("finetune.mode=st", "finetune.iterations=4", "train.checkpoint_every=2", "finetune.freeze_batchnorm=true")
+    with pytest.raises(CheckpointError, match=r"other fine-tuning settings \(freeze_batchnorm: False -> True\)"):
+        finetune(adaptation["model"], tmp_path / "tuned", other, **arguments)
 
 
 def test_missing_inputs_are_named(adaptation: dict[str, Path], tmp_path: Path) -> None:

@@ -298,6 +298,14 @@ class Trainer:
                 raise checkpoint.CheckpointError(
                     folder, f"was written with other training settings ({differences}); delete the checkpoints folder to start afresh"
                 )
+        # a fine-tuning's own settings (its losses' weights, frozen BatchNorm, ...) are in its description
+        saved_finetune, finetune = description.get("finetune"), self.description.get("finetune")
+        if saved_finetune is not None and finetune is not None and saved_finetune != finetune:
+            changed = sorted(k for k in finetune if saved_finetune.get(k) != finetune[k])
+            differences = ", ".join(f"{k}: {saved_finetune.get(k)!r} -> {finetune[k]!r}" for k in changed)
+            raise checkpoint.CheckpointError(
+                folder, f"was written with other fine-tuning settings ({differences}); delete the checkpoints folder to start afresh"
+            )
         checkpoint.load_weights(self.model, folder)
         state = checkpoint.load_train_state(folder / TRAIN_STATE_FILE)
         optimizer.load_state_dict(state["optimizer"])
