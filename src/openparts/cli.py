@@ -73,7 +73,7 @@ def _data_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _model_parsers(subparsers: argparse._SubParsersAction) -> None:
-    from openparts.config import PRESETS
+    from openparts.config import PRESETS, PSEUDO_LABEL_MASKS
 
     train = subparsers.add_parser("train", help="train the class-agnostic part segmenter (base model)")
     train.add_argument("--data", action="append", required=True, help="training dataset folder (repeat for several)")
@@ -88,6 +88,11 @@ def _model_parsers(subparsers: argparse._SubParsersAction) -> None:
     labels.add_argument("--data", required=True, help="unlabeled dataset (images + object masks)")
     labels.add_argument("--out", required=True, help="dataset folder to write")
     labels.add_argument("--score", type=float, help="keep parts scoring above this (default: the preset's finetune.pseudo_label_score)")
+    labels.add_argument(
+        "--masks",
+        choices=PSEUDO_LABEL_MASKS,
+        help="each label's own mask, or its disjoint segment of the part map (default: the preset's finetune.pseudo_label_masks)",
+    )
     labels.add_argument("--overwrite", action="store_true")
 
     clusters = subparsers.add_parser("cluster-features", help="pseudo parts: K-means on the model's features inside each object")
@@ -361,8 +366,10 @@ def _run_pseudo_labels(args: argparse.Namespace) -> int:
     from openparts.model import load_model
 
     model = load_model(args.model)
-    score = args.score if args.score is not None else _preset_of(model)["finetune"]["pseudo_label_score"]
-    generate_pseudo_labels(model, args.data, args.out, _predict_config(model, [], False), score, overwrite=args.overwrite)
+    section = _preset_of(model)["finetune"]
+    score = args.score if args.score is not None else section["pseudo_label_score"]
+    masks = args.masks or section["pseudo_label_masks"]
+    generate_pseudo_labels(model, args.data, args.out, _predict_config(model, [], False), score, overwrite=args.overwrite, masks=masks)
     return 0
 
 

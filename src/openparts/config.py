@@ -100,11 +100,17 @@ _CPU: dict[str, Any] = {
     },
 }
 
+PSEUDO_LABEL_MASKS = ("instances", "part_map")  # finetune.pseudo_label_masks
+
 _CPU["finetune"] = {
     "mode": "ss+st",  # ss, st or ss+st (Tables 3 and 4)
     "clustering": "offline",  # offline: pseudo parts from the base model; online: re-clustered every step
     "k": 10,
     "pseudo_label_score": 0.1,
+    # instances: each pseudo label is a prediction's own mask, as the paper's predictions are, so
+    # they may overlap; part_map: its segment of the part map over the parts kept, disjoint like
+    # human part annotations (see engine.unlabeled.generate_pseudo_labels)
+    "pseudo_label_masks": "instances",
     "learning_rate": 1.0e-5,  # the paper's 1e-6 moves a model little in the few hundred steps a CPU affords
     "iterations": 300,
     "warmup_iterations": 0,

@@ -66,3 +66,36 @@ def test_commands_write_pseudo_labels_and_parts(base: dict[str, Path], tmp_path:
     assert main(["pseudo-labels", "--model", model, "--data", data, "--out", str(tmp_path / "pl"), "--score", "0"]) == 0
     assert main(["cluster-features", "--model", model, "--data", data, "--out", str(tmp_path / "pp"), "--k", "2"]) == 0
     assert PseudoParts(tmp_path / "pp", PartDataset.open(data)).k == 2
+    assert PartDataset.open(tmp_path / "pl").info["pseudo_labels"]["masks"] == "instances"  # the preset's
+    assert main(["pseudo-labels", "--model", model, "--data", data, "--out", str(tmp_path / "map"), "--masks", "part_map"]) == 0
+    assert PartDataset.open(tmp_path / "map").info["pseudo_labels"]["masks"] == "part_map"
+
+
+def test_part_map_pseudo_labels_are_disjoint_and_cover_the_object(base: dict[str, Path], tmp_path: Path) -> None:
+    from openparts.data import masks as mask_io
+
+    model, predict = (
+        load_model(base["model"]),
+        resolve("tiny", ["predict.post_aware=true", "predict.post_aware_min_area=1", "predict.post_aware_min_kept_fraction=0"])["predict"],
+    )
+    instances = PartDataset.open(generate_pseudo_labels(model, base["unlabeled"], tmp_path / "i", predict, score_threshold=0.0))
+    out = generate_pseudo_labels(model, base["unlabeled"], tmp_path / "m", predict, score_threshold=0.0, masks="part_map")
+    labels = PartDataset.open(out)
+    assert labels.info["pseudo_labels"]["masks"] == "part_map"
+    assert len(labels) == len(instances) > 0
+    overlapping_instances = 0
+    for index, record in enumerate(labels.images):
+        segments = np.stack([mask_io.decode(a["segmentation"]).astype(bool) for a in labels.parts(record["id"])])
+        cover = segments.sum(axis=0)
+        assert cover.max() == 1  # disjoint
+        assert (cover == 1).tolist() == labels.object_mask(index).tolist()  # post-aware: the map covers the object, nothing else
+        own = instances.parts(instances.images[index]["id"])
+        overlapping_instances += int(np.stack([mask_io.decode(a["segmentation"]) for a in own]).sum(axis=0).max() > 1)
+        assert {a["score"] for a in labels.parts(record["id"])} <= {a["score"] for a in own}  # the same parts, empty segments dropped
+    assert overlapping_instances > 0  # the instance labels of this model do overlap, so disjointness is the mode's doing
+
+
+def test_an_unknown_pseudo_label_mask_kind_is_named(base: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="finetune.pseudo_label_masks must be one of instances, part_map, got 'union'"):
+        generate_pseudo_labels(load_model(base["model"]), base["unlabeled"], tmp_path / "pl", resolve("tiny")["predict"], masks="union")
+    assert not (tmp_path / "pl").exists()

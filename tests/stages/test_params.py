@@ -36,7 +36,7 @@ def test_each_stage_gets_only_the_configuration_it_reads() -> None:
     config = resolve("tiny")
     assert set(stage_config(config, "train")) == {"model", "train"}
     pseudo_labels = stage_config(config, "pseudo_labels")
-    assert pseudo_labels["finetune"] == {"pseudo_label_score": 0.1}
+    assert pseudo_labels["finetune"] == {"pseudo_label_score": 0.1, "pseudo_label_masks": "instances"}
     assert set(pseudo_labels["predict"]) == set(config["predict"]) - {"partition", "score_threshold"}
     assert set(stage_config(config, "cluster_features")["predict"]) == {"shortest_edge", "max_size", "batch_size"}
     assert stage_config(config, "object_masks") == {}
@@ -57,6 +57,8 @@ def test_stage_configs_change_only_for_the_stages_a_setting_reaches(tmp_path: Pa
     after = written("train.iterations: 3, finetune.mode: st")
     assert {stage for stage in before if before[stage] != after[stage]} == {"finetune"}
     after = written("train.iterations: 3, finetune.pseudo_label_score: 0.5")
+    assert {stage for stage in before if before[stage] != after[stage]} == {"pseudo_labels", "finetune"}
+    after = written("train.iterations: 3, finetune.pseudo_label_masks: part_map")
     assert {stage for stage in before if before[stage] != after[stage]} == {"pseudo_labels", "finetune"}
     after = written("train.iterations: 4")
     assert {stage for stage in before if before[stage] != after[stage]} == {"train", "finetune"}  # finetune trains with `train` too

@@ -152,8 +152,14 @@ def self_training_rounds(
         if round_number > 1 and "st" in config["finetune"]["mode"]:
             labels_dir = out.parent / f"{out.name}.round{round_number}-pseudo-labels"
             if not (labels_dir / "annotations.json").is_file():
+                section = config["finetune"]
                 generate_pseudo_labels(
-                    load_model(model_dir), unlabeled, labels_dir, config["predict"], config["finetune"]["pseudo_label_score"]
+                    load_model(model_dir),
+                    unlabeled,
+                    labels_dir,
+                    config["predict"],
+                    section["pseudo_label_score"],
+                    masks=section["pseudo_label_masks"],
                 )
         pseudo_labeled = [labels_dir] if labels_dir is not None else []
         result = finetune(model_dir, target, config, labeled, pseudo_labeled, unlabeled, pseudo_parts)

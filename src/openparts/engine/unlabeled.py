@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from openparts import atomic
 from openparts.clustering import pseudo_part_labels
+from openparts.config import PSEUDO_LABEL_MASKS
 from openparts.data import pseudo_parts as pseudo_io
 from openparts.data.dataset import DatasetWriter, Part, PartDataset
 from openparts.data.errors import DataError
@@ -43,30 +44,43 @@ def generate_pseudo_labels(
     score_threshold: float = 0.1,
     overwrite: bool = False,
     device: str | None = None,
+    masks: str = "instances",
 ) -> Path:
     """A labeled dataset whose parts are the model's predictions scoring above `score_threshold`
     (each part keeps its score). Images where nothing scores above it are left out (counted
-    in the output's `info.skipped`), since a supervised sample without parts teaches nothing."""
+    in the output's `info.skipped`), since a supervised sample without parts teaches nothing.
+
+    `masks`: `instances` keeps each prediction's own mask, as the paper does. A weak model's
+    masks nest (a whole-object mask over its parts), and supervised training on them teaches
+    overlapping duplicates that human annotations never have. `part_map` keeps each part's
+    segment of the part map over the parts above the threshold instead: disjoint, like the
+    labeled sets. A part left with no pixel of the map is dropped.
+    """
+    if masks not in PSEUDO_LABEL_MASKS:
+        raise ValueError(f"finetune.pseudo_label_masks must be one of {', '.join(PSEUDO_LABEL_MASKS)}, got {masks!r}")
     dataset = PartDataset.open(unlabeled)
     _require_images(dataset, model.in_channels == 4)
-    # pseudo labels are instances: the part map would be computed and thrown away
-    predictor = Predictor(model, {**predict_config, "score_threshold": score_threshold, "partition": False}, device)
+    part_map = masks == "part_map"
+    # strictly above the threshold in the scores' float32: the predictor keeps scores >= its
+    # threshold, and draws the part map over exactly the parts it keeps
+    above = float(np.nextafter(np.float32(score_threshold), np.float32(np.inf)))
+    predictor = Predictor(model, {**predict_config, "score_threshold": above, "partition": part_map}, device)
     names = list(getattr(model, "description", {}).get("part_classes", ["part"]))  # a class-aware model's labels
-    extra = {"pseudo_labels": {"score_threshold": score_threshold, "from": str(Path(unlabeled))}}
+    extra = {"pseudo_labels": {"score_threshold": score_threshold, "masks": masks, "from": str(Path(unlabeled))}}
     with DatasetWriter(out_dir, source=dataset.source, labeled=True, overwrite=overwrite, extra_info=extra) as writer:
         for indices in tqdm(list(chunks(len(dataset), predict_config["batch_size"])), desc="pseudo labels", unit="batch"):
             images = [dataset.read_image(i) for i in indices]
             objects = [dataset.object_mask(i) for i in indices]
             for index, image, obj, parts in zip(indices, images, objects, predictor.predict_batch(images, objects), strict=True):
                 record = dataset.images[index]
+                labels = [
+                    Part(p.map_segment if part_map else p.mask, names[p.label] if len(names) > 1 else "part", round(p.score, 6))
+                    for p in parts
+                ]
                 writer.add(
                     image,
                     record["file_name"],
-                    [
-                        Part(p.mask, names[p.label] if len(names) > 1 else "part", round(p.score, 6))
-                        for p in parts
-                        if p.score > score_threshold
-                    ],
+                    [label for label in labels if label.mask.any()],
                     object_mask=obj,
                     object_mask_source=record.get("object_mask_source"),
                     object_category=record.get("object_category"),

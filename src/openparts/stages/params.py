@@ -24,9 +24,9 @@ KNOWN = {
     "object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate",
 }  # fmt: skip
 STAGE_GROUPS = ("object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate")
-# Prediction settings that shape only evaluated predictions: the unlabeled-data stages set the
-# score threshold (finetune.pseudo_label_score) and turn the part map off themselves, so these
-# rerun evaluate alone. Every other `predict` key reaches pseudo labels, a key added later included.
+# Prediction settings that shape only evaluated predictions: the unlabeled-data stages take the
+# score threshold and the part map from finetune.pseudo_label_score and pseudo_label_masks, so
+# these rerun evaluate alone. Every other `predict` key reaches pseudo labels, a key added later included.
 EVALUATION_ONLY_PREDICT = ("score_threshold", "partition")
 PSEUDO_LABEL_PREDICT = tuple(f"predict.{key}" for key in PRESETS["cpu"]["predict"] if key not in EVALUATION_ONLY_PREDICT)
 FEATURE_PREDICT = ("predict.shortest_edge", "predict.max_size", "predict.batch_size")
@@ -37,7 +37,7 @@ FEATURE_PREDICT = ("predict.shortest_edge", "predict.max_size", "predict.batch_s
 READS: dict[str, tuple[str, ...]] = {
     "object_masks": (),
     "train": ("model", "train"),
-    "pseudo_labels": (*PSEUDO_LABEL_PREDICT, "finetune.pseudo_label_score"),
+    "pseudo_labels": (*PSEUDO_LABEL_PREDICT, "finetune.pseudo_label_score", "finetune.pseudo_label_masks"),
     "cluster_features": (*FEATURE_PREDICT, "finetune.k", "train.seed"),
     "finetune": ("train", "finetune", *PSEUDO_LABEL_PREDICT),  # later rounds make pseudo labels again
     "evaluate": ("predict",),

@@ -15,7 +15,13 @@ def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
     model = load_model(artifact(inputs["model"], "model"))
     config = params["config"]
     with stage_output("pseudo_labels", out_dir, inputs, {"config": config}) as staging:
+        section = config["finetune"]
         generate_pseudo_labels(
-            model, artifact(inputs["data"], "dataset"), staging / "dataset", config["predict"], config["finetune"]["pseudo_label_score"]
+            model,
+            artifact(inputs["data"], "dataset"),
+            staging / "dataset",
+            config["predict"],
+            section["pseudo_label_score"],
+            masks=section["pseudo_label_masks"],
         )
     return out_dir
