@@ -361,7 +361,9 @@ def model_made(stage_folder: Path) -> str:
     the run's own minutes may not include them."""
     record = json.loads((artifact(stage_folder, "model") / "openparts.json").read_text())
     manifest = read_manifest(stage_folder)
-    return f"{record['training']['steps']} steps ({manifest['seconds'] / 60:.1f} min at {(manifest.get('git_revision') or 'unknown')[:7]})"
+    revision = manifest.get("git_revision") or "unknown"
+    short = revision[:7] + ("+dirty" if revision.endswith("+dirty") else "")
+    return f"{record['training']['steps']} steps ({manifest['seconds'] / 60:.1f} min at {short})"
 
 
 def configure_logging() -> None:

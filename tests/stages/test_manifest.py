@@ -1,13 +1,16 @@
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from openparts.stages import manifest
 from openparts.stages.manifest import (
     MANIFEST,
     IncompleteInputError,
     artifact,
     content_hash,
+    git_revision,
     is_current,
     read_manifest,
     stage_output,
@@ -128,3 +131,22 @@ def test_a_stage_stays_current_when_only_a_setting_it_does_not_read_changes(tmp_
         (staging / "model").mkdir()
     assert is_current(tmp_path / "older", {"data": source}, {"config": retuned})
     assert not is_current(tmp_path / "older", {"data": source}, {"config": resolve("tiny", ["train.iterations=9"])})
+
+
+def test_the_revision_is_the_running_sources_wherever_the_stage_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    revision = git_revision()
+    if revision is None:
+        pytest.skip("openparts is not running from a git checkout")
+    package = Path(manifest.__file__).resolve().parent.parent
+    head = subprocess.run(["git", "-C", str(package), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    assert revision.removesuffix("+dirty") == head
+    monkeypatch.chdir(tmp_path)  # not a git checkout: the working directory does not decide
+    assert git_revision() == revision
+
+
+def test_uncommitted_changes_to_the_source_mark_the_revision(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = {"rev-parse": "abc123", "status": " M src/openparts/config.py"}
+    monkeypatch.setattr(manifest, "_git", lambda folder, command, *rest: answers[command])
+    assert git_revision() == "abc123+dirty"
+    answers["status"] = None  # nothing to report
+    assert git_revision() == "abc123"

@@ -59,8 +59,19 @@ def _digest(root: Path, files: list[Path]) -> str:
 
 
 def git_revision() -> str | None:
+    """The commit of the openparts source that runs, with `+dirty` when that source has uncommitted
+    changes; None outside a git checkout (an installed wheel). Asked where the package lives, not
+    in the working directory: a stage run from another checkout must not record that one's HEAD."""
+    package = Path(__file__).resolve().parent.parent
+    head = _git(package, "rev-parse", "HEAD")
+    if head is None:
+        return None
+    return f"{head}+dirty" if _git(package, "status", "--porcelain", "--", ".") else head
+
+
+def _git(folder: Path, *arguments: str) -> str | None:
     try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+        result = subprocess.run(["git", "-C", str(folder), *arguments], capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return result.stdout.strip() or None if result.returncode == 0 else None
