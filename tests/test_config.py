@@ -20,6 +20,15 @@ def test_paper_preset_follows_section_4_2() -> None:
     assert paper["train"]["crop_size"] == 512 and paper["train"]["scale_range"] == [0.1, 2.0]
     assert paper["train"]["batch_size"] == 16 and paper["train"]["iterations"] == 90000
     assert paper["train"]["lr_decay_at"] == pytest.approx([60000 / 90000, 80000 / 90000], abs=1e-4)
+    finetune = paper["finetune"]
+    assert (finetune["learning_rate"], finetune["pseudo_label_score"], finetune["k"]) == (1.0e-6, 0.1, 10)
+    assert (finetune["lambda_contrast"], finetune["lambda_affinity"], finetune["tau_contrast"], finetune["tau_affinity"]) == (
+        10.0,
+        0.5,
+        1.0,
+        1.0,
+    )
+    assert finetune["pseudo_label_masks"] == "instances"  # the predictions themselves
 
 
 def test_overrides_parse_values_as_yaml_and_keep_types() -> None:
