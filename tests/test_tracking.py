@@ -146,3 +146,25 @@ def test_a_model_is_registered_only_when_it_beats_the_registered_version(store: 
     assert sorted(v.tags["openparts.gate_value"] for v in versions) == ["10.0", "11.0"]
     with pytest.raises(KeyError, match="is not a metric of this run"), tracking.stage_run("evaluate", {}, {}):
         tracking.register_if_better(model, {"AP": 1.0}, "parts", "demo-test/model/AP50")
+
+
+def test_sigterm_waits_for_the_mlflow_call_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyboardInterrupt raised inside an MLflow write could leave its SQLite lock held, and the
+    run could then not be marked KILLED: the signal lands after the call instead."""
+    monkeypatch.setattr(tracking, "_lost", None)
+    finished = []
+
+    def write() -> str:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # bytecodes at which an unheld signal's handler would already have raised
+            pass
+        finished.append(True)
+        return "written"
+
+    previous = signal.signal(signal.SIGTERM, tracking._terminate)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tracking._log("a write", write)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert finished == [True]

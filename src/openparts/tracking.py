@@ -103,13 +103,29 @@ def _log(what: str, action: Callable[[], Any]) -> Any:
         _lost[what] += 1
         return None
     try:
-        return action()
+        with _signals_held():
+            return action()
     except Exception as error:  # transport errors, 5xx after MLflow's own retries, store errors
         if _required():
             raise TrackingUnavailableError(f"MLflow stopped answering while logging {what} ({error}); tracking is required") from error
         log.warning("MLflow stopped answering while logging %s (%s): the rest of this stage runs untracked", what, error)
         _lost = Counter({what: 1})
         return None
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGTERM waits until the MLflow call in flight returns. Raised inside it, the stage's
+    KeyboardInterrupt could leave a SQLite write half done and its lock held, and then the
+    end status KILLED could not be written: the run would stay RUNNING."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 @contextlib.contextmanager
