@@ -1,6 +1,6 @@
 """Side by side: the base model and OPS of several quality runs (`benchmarks/quality.py` outputs).
 
-    python benchmarks/compare_quality.py "lr 1e-5=benchmarks/results/quality-1000-partmap/quality.json" \
+    python -m benchmarks.compare_quality "lr 1e-5=benchmarks/results/quality-1000-partmap/quality.json" \
         "lr 1e-6=benchmarks/results/finetune-variants-1000/lr-1e-6.json"
 
 Each argument is LABEL=PATH to a `quality.json`. The runs should fine-tune one base model, so
@@ -18,10 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("compare_quality")
+from benchmarks.quality import BASE, BASELINES, OPS  # the row names quality.py writes
 
-BASE, OPS = "base (pre+post)", "OPS SS+ST (pre+post)"
-BASELINES = ("slic", "felzenszwalb", "ncut")
+log = logging.getLogger("compare_quality")
 
 
 def load_runs(arguments: list[str]) -> dict[str, dict[str, Any]]:

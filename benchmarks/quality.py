@@ -64,6 +64,7 @@ SETS = ("carparts-test", "pascal58-person", "pascal58-nonperson")
 UNSEEN = "pascal58-nonperson"
 BASELINES = ("slic", "felzenszwalb", "ncut")
 COLUMNS = ("AP", "AP50", "mIoU", "fwIoU", "mACC", "segments_per_object")  # the oracle metrics favour more segments
+BASE = "base (pre+post)"
 OPS = "OPS SS+ST (pre+post)"
 MATCHED = "@matched"  # a baseline cut, image by image, to OPS's number of segments: its largest ones
 DEV_IMAGES = 20  # car-parts train images the baselines' parameters are chosen on
@@ -276,7 +277,7 @@ def evaluate(paths: dict[str, Path], models: dict[str, Path], preset: str, work:
     for set_name in SETS:
         for masks in ("imperfect", "perfect"):
             row = {method: scorer.baseline(method, tuned[method], set_name, masks) for method in BASELINES}
-            row["base (pre+post)"] = scorer.model(loaded["base"], "base", set_name, masks)
+            row[BASE] = scorer.model(loaded["base"], "base", set_name, masks)
             for mode, name in OPS_MODELS.items():
                 if name in loaded:
                     row[f"OPS {mode.upper()} (pre+post)"] = scorer.model(loaded[name], name, set_name, masks)
