@@ -165,9 +165,6 @@ def profile_summary(profiler: torch.profiler.profile, steps: int, step_seconds: 
     return "\n".join([*lines, "", table])
 
 
-PREDICTION_BATCH = 4
-
-
 def prediction_images_per_second(
     config: dict, size: int, images: int, device: torch.device, profiler: torch.profiler.profile | None = None, compiled: bool = False
 ) -> tuple[float, float, float, tuple[float, float] | None]:
@@ -178,12 +175,31 @@ def prediction_images_per_second(
     model = build_model(config["model"]).to(device).eval()
     pictures = [torch.randint(0, 255, (size, size, 3), dtype=torch.uint8).numpy() for _ in range(images)]
     objects = [None] * images
-    predictor = Predictor(model, {**config["predict"], "shortest_edge": size, "max_size": size, "batch_size": PREDICTION_BATCH}, device)
-    predictor.predict_batch(pictures[:2], objects[:2])
+    predictor = Predictor(model, {**config["predict"], "shortest_edge": size, "max_size": size}, device)
+    batch = config["predict"]["batch_size"]
+    predictor.predict_batch(pictures[:batch], objects[:batch])
     start = time.perf_counter()
-    for offset in range(0, images, PREDICTION_BATCH):
-        predictor.predict_batch(pictures[offset : offset + PREDICTION_BATCH], objects[offset : offset + PREDICTION_BATCH])
+    for offset in range(0, images, batch):
+        predictor.predict_batch(pictures[offset : offset + batch], objects[offset : offset + batch])
     ours = images / (time.perf_counter() - start)
+    baseline = plain_forward_images_per_second(model, size, images, device)
+    model.to(memory_format=predictor.memory_format)  # back to our layout for the passes below
+    plain = torch.rand(1, model.in_channels, size, size, device=device)
+    ceiling = fp32_ceiling(model.mask2former, plain, 1 / baseline) if device.type == "cpu" else float("nan")  # a CPU bound
+    under_compile = compiled_prediction(predictor, pictures, objects) if compiled else None
+    if profiler is not None:  # last: its hooks must not slow the timed runs
+        label_regions(model)
+        with profiler:
+            for offset in range(0, images, batch):
+                with torch.profiler.record_function("prediction"):
+                    predictor.predict_batch(pictures[offset : offset + batch], objects[offset : offset + batch])
+    return ours, baseline, ceiling, under_compile
+
+
+def plain_forward_images_per_second(model: torch.nn.Module, size: int, images: int, device: torch.device) -> float:
+    """The baseline: transformers' forward as it comes (fp32, channels-first, autograd on, its own
+    deformable attention), one image at a time, after a warm-up call."""
+    model.to(memory_format=torch.contiguous_format)
     plain = torch.rand(1, model.in_channels, size, size, device=device)
     with deformable_attention.unoptimised():
         model.mask2former(pixel_values=plain)
@@ -192,16 +208,7 @@ def prediction_images_per_second(
             model.mask2former(pixel_values=plain)
         if device.type == "cuda":
             torch.cuda.synchronize()
-        baseline = images / (time.perf_counter() - start)
-    ceiling = fp32_ceiling(model.mask2former, plain, 1 / baseline) if device.type == "cpu" else float("nan")  # a CPU bound
-    under_compile = compiled_prediction(predictor, pictures, objects) if compiled else None
-    if profiler is not None:  # last: its hooks must not slow the timed runs
-        label_regions(model)
-        with profiler:
-            for offset in range(0, images, PREDICTION_BATCH):
-                with torch.profiler.record_function("prediction"):
-                    predictor.predict_batch(pictures[offset : offset + PREDICTION_BATCH], objects[offset : offset + PREDICTION_BATCH])
-    return ours, baseline, ceiling, under_compile
+    return images / (time.perf_counter() - start)
 
 
 def compiled_prediction(predictor: Predictor, pictures: list, objects: list) -> tuple[float, float]:
@@ -212,14 +219,15 @@ def compiled_prediction(predictor: Predictor, pictures: list, objects: list) -> 
 
     network = predictor.model.mask2former
     predictor.model.mask2former = torch.compile(network, dynamic=False)
+    batch = predictor.config["batch_size"]
     try:
         with inductor.patch(freezing=True):
             start = time.perf_counter()
-            predictor.predict_batch(pictures[:PREDICTION_BATCH], objects[:PREDICTION_BATCH])
+            predictor.predict_batch(pictures[:batch], objects[:batch])
             compiling = time.perf_counter() - start
             start = time.perf_counter()
-            for offset in range(0, len(pictures), PREDICTION_BATCH):
-                predictor.predict_batch(pictures[offset : offset + PREDICTION_BATCH], objects[offset : offset + PREDICTION_BATCH])
+            for offset in range(0, len(pictures), batch):
+                predictor.predict_batch(pictures[offset : offset + batch], objects[offset : offset + batch])
             speed = len(pictures) / (time.perf_counter() - start)
     finally:
         predictor.model.mask2former = network
@@ -283,11 +291,19 @@ def best_seconds(work: Callable[[], object], repeats: int = 5) -> float:
     return min(timings)
 
 
+def cpu_name() -> str:
+    """The processor's model and the instruction set torch's kernels use: what a CPU rate depends on."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return f"CPU {names[0] if names else 'unknown'} ({torch.backends.cpu.get_cpu_capability()})"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--sizes", type=int, nargs="*", default=[256, 512], help="synthetic-batch and prediction sizes (none: skip)")
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=5, help="training steps timed per size (0: time prediction only)")
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--data", type=Path, help="time training steps on this dataset's crops (crop size of the preset)")
     parser.add_argument(
@@ -304,15 +320,18 @@ def main() -> int:
     parser.add_argument(
         "--compile", action="store_true", help="also time prediction under torch.compile (minutes of compilation per size on CPU)"
     )
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA if there is one; cpu: time the CPU of a GPU machine"
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset key")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
     config = resolve(args.preset, args.overrides)
     log.info(
         "preset %s on %s (%d threads; native bf16: %s)",
         args.preset,
-        torch.cuda.get_device_name() if device.type == "cuda" else "CPU",
+        torch.cuda.get_device_name() if device.type == "cuda" else cpu_name(),
         torch.get_num_threads(),
         native_bf16(device),
     )
@@ -339,17 +358,18 @@ def measure(args: argparse.Namespace, config: dict, device: torch.device) -> Non
     for size in args.sizes:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        batches = synthetic_batches(config, input_channels(config["model"]), size, device)
-        step = training_step_seconds(config, batches, args.steps, device)
-        memory = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
-        log.info(
-            "%d px: training %.2f s/step (batch %d, %.2f images/s)%s",
-            size,
-            step,
-            config["train"]["batch_size"],
-            config["train"]["batch_size"] / step,
-            memory,
-        )
+        if args.steps:  # --steps 0: prediction alone, to compare prediction settings quickly
+            batches = synthetic_batches(config, input_channels(config["model"]), size, device)
+            step = training_step_seconds(config, batches, args.steps, device)
+            memory = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
+            log.info(
+                "%d px: training %.2f s/step (batch %d, %.2f images/s)%s",
+                size,
+                step,
+                config["train"]["batch_size"],
+                config["train"]["batch_size"] / step,
+                memory,
+            )
         profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if args.profile else None
         ours, baseline, ceiling, compiled = prediction_images_per_second(config, size, args.images, device, profiler, args.compile)
         dtype = inference_dtype(device, config["predict"]["precision"])
@@ -379,9 +399,10 @@ def measure(args: argparse.Namespace, config: dict, device: torch.device) -> Non
                 compiling,
             )
         if profiler is not None:
-            batches = -(-args.images // PREDICTION_BATCH)
+            batch = config["predict"]["batch_size"]
+            batches = -(-args.images // batch)
             summary = profile_summary(profiler, batches, unit="batch")
-            log.info("profile of prediction at %d px (%d batches of %d):\n%s", size, batches, PREDICTION_BATCH, summary)
+            log.info("profile of prediction at %d px (%d batches of %d):\n%s", size, batches, batch, summary)
     if args.accuracy:
         results = prediction_accuracy(config, *args.accuracy, device)
         (ap, speed), (plain_ap, plain_speed) = results["ours"], results["unoptimised"]

@@ -89,6 +89,9 @@ _CPU: dict[str, Any] = {
         "shortest_edge": 256,
         "max_size": 1024,
         "batch_size": 4,
+        # on CPU, images run in groups of at most this many padded pixels (0: batch_size alone):
+        # large batches outgrow the caches of many-core CPUs (benchmarks/prediction_settings.py)
+        "cpu_batch_pixels": 512 * 512,
         "top_k": 100,
         "score_threshold": 0.0,
         "post_aware": False,

@@ -8,7 +8,7 @@ from torch.nn import functional
 from openparts.config import resolve
 from openparts.data import masks as mask_io
 from openparts.data.dataset import DatasetWriter, Part, PartDataset
-from openparts.engine.predict import Predictor, post_aware_filter, resized_shape, select_parts, upsample_parts
+from openparts.engine.predict import Predictor, pixel_budget_groups, post_aware_filter, resized_shape, select_parts, upsample_parts
 from openparts.model import build_model
 
 
@@ -54,6 +54,27 @@ def test_batch_size_does_not_change_what_each_image_gets(model, odd_sized_datase
     for results in (batched, single):
         assert {r["image_id"]: tuple(r["segmentation"]["size"]) for r in results} == {1: (90, 130), 2: (77, 61)}
         assert all(sum(r["image_id"] == i for r in results) <= predict_config()["top_k"] for i in (1, 2))
+
+
+def test_pixel_budget_groups_keep_each_padded_batch_within_the_budget() -> None:
+    budget = 512 * 512
+    assert pixel_budget_groups([(512, 512), (512, 512), (256, 256), (256, 256), (256, 256), (256, 256)], budget) == [[0], [1], [2, 3, 4, 5]]
+    assert pixel_budget_groups([(256, 256), (512, 256)], budget) == [[0, 1]]  # 2 x 512 x 256, the padded batch
+    assert pixel_budget_groups([(256, 256), (256, 256), (512, 256)], budget) == [[0, 1], [2]]  # the third would make 3 x 512 x 256
+    assert pixel_budget_groups([(250, 250)] * 5, budget) == [[0, 1, 2, 3], [4]]  # each padded to 256 x 256
+    assert pixel_budget_groups([(1024, 1024), (64, 64)], budget) == [[0], [1]]  # over the budget: alone
+    assert pixel_budget_groups([(512, 512)] * 3, 0) == [[0, 1, 2]]
+    assert pixel_budget_groups([], budget) == []
+
+
+def test_on_cpu_images_over_the_pixel_budget_run_one_at_a_time(model, odd_sized_dataset: Path) -> None:
+    """A budget below two padded images makes a batch of two predict exactly as batches of one."""
+    dataset = PartDataset.open(odd_sized_dataset)
+    grouped = Predictor(model, predict_config(batch_size=2, cpu_batch_pixels=1), "cpu").predict_dataset(dataset, progress=False)
+    single = Predictor(model, predict_config(batch_size=1), "cpu").predict_dataset(dataset, progress=False)
+    together = Predictor(model, predict_config(batch_size=2, cpu_batch_pixels=0), "cpu").predict_dataset(dataset, progress=False)
+    assert grouped == single
+    assert together != single  # padding to a common size changes the outputs: the test can tell the two apart
 
 
 def test_post_aware_removes_pixels_outside_the_object_and_small_leftovers() -> None:

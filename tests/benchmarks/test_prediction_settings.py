@@ -1,0 +1,34 @@
+import torch
+
+from benchmarks import prediction_settings
+from benchmarks.prediction_settings import Setting, images_per_second, settings, table
+from openparts.config import resolve
+from openparts.model import build_model
+
+
+def test_bf16_is_tried_only_where_the_device_computes_it_natively(monkeypatch) -> None:
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(prediction_settings, "native_bf16", lambda device: False)
+    assert {s.precision for s in settings([2], [1, 4], cpu)} == {"fp32"}
+    assert len(settings([2], [1, 4], cpu)) == 2 * 2 * 2  # batch sizes x channels-last x attention
+    monkeypatch.setattr(prediction_settings, "native_bf16", lambda device: True)
+    assert {s.precision for s in settings([2], [1, 4], cpu)} == {"fp32", "bf16"}
+    assert len(settings([4, 8], [1, 4], cpu)) == 2 * 2 * 2 * 2 * 2
+
+
+def test_the_table_lists_the_fastest_setting_first_with_its_ratio() -> None:
+    slow = Setting(8, 4, False, "fp32", "transformers")
+    fast = Setting(16, 1, True, "bf16", "ours")
+    rendered = table(512, 4.0, [(slow, 2.0), (fast, 6.0)]).splitlines()
+    assert rendered[0] == "512 px, over the plain forward's 4.00 images/s:"
+    assert rendered[3] == "| 16 | 1 | yes | bf16 | ours | 6.00 | 1.50x |"
+    assert rendered[4] == "| 8 | 4 | no | fp32 | transformers | 2.00 | 0.50x |"
+
+
+def test_a_setting_is_timed_with_its_threads_and_the_default_comes_back() -> None:
+    config = resolve("tiny")
+    model = build_model(config["model"]).eval()
+    default = torch.get_num_threads()
+    speed = images_per_second(model, config["predict"], Setting(1, 2, True, "fp32", "transformers"), 64, 2, torch.device("cpu"))
+    assert speed > 0
+    assert torch.get_num_threads() == default
