@@ -291,8 +291,19 @@ def best_seconds(work: Callable[[], object], repeats: int = 5) -> float:
     return min(timings)
 
 
-def cpu_name() -> str:
-    """The processor's model and the instruction set torch's kernels use: what a CPU rate depends on."""
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def chosen_device(name: str) -> torch.device:
+    """auto takes CUDA where there is one; cpu times the CPU, on a GPU machine too."""
+    return torch.device(name if name != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the processor's model and the instruction set torch's CPU kernels use:
+    what a rate depends on."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
     names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
@@ -320,18 +331,16 @@ def main() -> int:
     parser.add_argument(
         "--compile", action="store_true", help="also time prediction under torch.compile (minutes of compilation per size on CPU)"
     )
-    parser.add_argument(
-        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA if there is one; cpu: time the CPU of a GPU machine"
-    )
+    parser.add_argument("--device", choices=DEVICES, default="auto", help=chosen_device.__doc__)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset key")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    device = torch.device(args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
+    device = chosen_device(args.device)
     config = resolve(args.preset, args.overrides)
     log.info(
         "preset %s on %s (%d threads; native bf16: %s)",
         args.preset,
-        torch.cuda.get_device_name() if device.type == "cuda" else cpu_name(),
+        device_name(device),
         torch.get_num_threads(),
         native_bf16(device),
     )

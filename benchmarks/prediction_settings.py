@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from benchmarks.model_speed import cpu_name, plain_forward_images_per_second
+from benchmarks.model_speed import DEVICES, chosen_device, device_name, plain_forward_images_per_second
 from openparts.config import resolve
 from openparts.engine.predict import Predictor, native_bf16
 from openparts.model import build_model, deformable_attention
@@ -88,15 +88,20 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=8, help="images timed per setting and for the plain forward")
     parser.add_argument("--threads", type=int, nargs="+", help="thread counts to try (default: torch's, this machine's cores)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help=chosen_device.__doc__)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset key")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    device = torch.device(args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
+    device = chosen_device(args.device)
     config = resolve(args.preset, args.overrides)
     threads = args.threads or [torch.get_num_threads()]
-    name = torch.cuda.get_device_name() if device.type == "cuda" else cpu_name()
-    log.info("preset %s on %s (default %d threads; native bf16: %s)", args.preset, name, torch.get_num_threads(), native_bf16(device))
+    log.info(
+        "preset %s on %s (default %d threads; native bf16: %s)",
+        args.preset,
+        device_name(device),
+        torch.get_num_threads(),
+        native_bf16(device),
+    )
     for size in args.sizes:
         torch.manual_seed(0)
         model = build_model(config["model"]).to(device).eval()
