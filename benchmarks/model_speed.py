@@ -291,7 +291,11 @@ def best_seconds(work: Callable[[], object], repeats: int = 5) -> float:
     return min(timings)
 
 
-DEVICES = ("auto", "cpu", "cuda")
+def add_preset_arguments(parser: argparse.ArgumentParser) -> None:
+    """--preset, --set and --device, as the speed benchmarks take them."""
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset key")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help=chosen_device.__doc__)
 
 
 def chosen_device(name: str) -> torch.device:
@@ -312,7 +316,7 @@ def device_name(device: torch.device) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="cpu")
+    add_preset_arguments(parser)
     parser.add_argument("--sizes", type=int, nargs="*", default=[256, 512], help="synthetic-batch and prediction sizes (none: skip)")
     parser.add_argument("--steps", type=int, default=5, help="training steps timed per size (0: time prediction only)")
     parser.add_argument("--images", type=int, default=8)
@@ -331,8 +335,6 @@ def main() -> int:
     parser.add_argument(
         "--compile", action="store_true", help="also time prediction under torch.compile (minutes of compilation per size on CPU)"
     )
-    parser.add_argument("--device", choices=DEVICES, default="auto", help=chosen_device.__doc__)
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset key")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     device = chosen_device(args.device)

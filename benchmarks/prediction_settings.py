@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from benchmarks.model_speed import DEVICES, chosen_device, device_name, plain_forward_images_per_second
+from benchmarks.model_speed import add_preset_arguments, chosen_device, device_name, plain_forward_images_per_second
 from openparts.config import resolve
 from openparts.engine.predict import Predictor, native_bf16
 from openparts.model import build_model, deformable_attention
@@ -83,13 +83,11 @@ def table(size: int, baseline: float, timed: list[tuple[Setting, float]]) -> str
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="cpu")
+    add_preset_arguments(parser)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--images", type=int, default=8, help="images timed per setting and for the plain forward")
     parser.add_argument("--threads", type=int, nargs="+", help="thread counts to try (default: torch's, this machine's cores)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--device", choices=DEVICES, default="auto", help=chosen_device.__doc__)
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset key")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     device = chosen_device(args.device)
