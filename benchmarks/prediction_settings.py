@@ -7,9 +7,10 @@ combination of thread count, batch size, channels-last, precision (bf16 only whe
 and deformable attention (ours or transformers'), each as images/s over the plain transformers
 forward (fp32, channels-first, one image at a time, the machine's default threads). The plain
 forward is timed before and after the settings, and the ratios are over the mean of the two, so
-a machine whose speed drifts during the run shows it. A deployment reads its best row off the
-table and sets `predict.batch_size`, `predict.channels_last` and `predict.precision` (and the
-process's threads) to match.
+a machine whose speed drifts during the run shows it. Each row's batch runs whole
+(`predict.cpu_batch_pixels` off). A deployment reads its best row off the table and sets
+`predict.batch_size` or `predict.cpu_batch_pixels`, `predict.channels_last` and
+`predict.precision` (and the process's threads) to match.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def images_per_second(
 ) -> float:
     """Our Predictor under `setting`, on random images of `size` px, after a warm-up batch."""
     config = {**predict_config, "shortest_edge": size, "max_size": size, "batch_size": setting.batch_size}
-    config.update(channels_last=setting.channels_last, precision=setting.precision)
+    config.update(channels_last=setting.channels_last, precision=setting.precision, cpu_batch_pixels=0)  # the row's batch runs whole
     pictures = [torch.randint(0, 255, (size, size, 3), dtype=torch.uint8).numpy() for _ in range(images)]
     objects = [None] * images
     attention = deformable_attention.unoptimised() if setting.attention == "transformers" else contextlib.nullcontext()

@@ -32,3 +32,18 @@ def test_a_setting_is_timed_with_its_threads_and_the_default_comes_back() -> Non
     speed = images_per_second(model, config["predict"], Setting(1, 2, True, "fp32", "transformers"), 64, 2, torch.device("cpu"))
     assert speed > 0
     assert torch.get_num_threads() == default
+
+
+def test_each_row_runs_its_batch_whole_whatever_the_cpu_pixel_budget(monkeypatch) -> None:
+    from openparts.engine.predict import Predictor
+
+    config = resolve("tiny")
+    model = build_model(config["model"]).eval()
+    group_sizes = []
+    run_group = Predictor._predict_group
+    monkeypatch.setattr(
+        Predictor, "_predict_group", lambda self, images, masks: group_sizes.append(len(images)) or run_group(self, images, masks)
+    )
+    predict_config = {**config["predict"], "cpu_batch_pixels": 1}  # would split every batch into single images
+    images_per_second(model, predict_config, Setting(1, 2, False, "fp32", "ours"), 64, 4, torch.device("cpu"))
+    assert group_sizes == [2, 2, 2]  # the warm-up batch, then the four images in two batches
