@@ -3,6 +3,7 @@ import torch
 from benchmarks import prediction_settings
 from benchmarks.prediction_settings import Setting, images_per_second, settings, table
 from openparts.config import resolve
+from openparts.engine.predict import Predictor
 from openparts.model import build_model
 
 
@@ -25,18 +26,23 @@ def test_the_table_lists_the_fastest_setting_first_with_its_ratio() -> None:
     assert rendered[4] == "| 8 | 4 | no | fp32 | transformers | 2.00 | 0.50x |"
 
 
-def test_a_setting_is_timed_with_its_threads_and_the_default_comes_back() -> None:
+def test_a_setting_is_timed_with_its_threads_and_the_default_comes_back(monkeypatch) -> None:
     config = resolve("tiny")
     model = build_model(config["model"]).eval()
     default = torch.get_num_threads()
-    speed = images_per_second(model, config["predict"], Setting(1, 2, True, "fp32", "transformers"), 64, 2, torch.device("cpu"))
+    seen = []
+    run_group = Predictor._predict_group
+    monkeypatch.setattr(
+        Predictor, "_predict_group", lambda self, images, masks: seen.append(torch.get_num_threads()) or run_group(self, images, masks)
+    )
+    setting = Setting(default + 1, 2, True, "fp32", "transformers")  # differs from the default on any machine
+    speed = images_per_second(model, config["predict"], setting, 64, 2, torch.device("cpu"))
     assert speed > 0
+    assert set(seen) == {default + 1}
     assert torch.get_num_threads() == default
 
 
 def test_each_row_runs_its_batch_whole_whatever_the_cpu_pixel_budget(monkeypatch) -> None:
-    from openparts.engine.predict import Predictor
-
     config = resolve("tiny")
     model = build_model(config["model"]).eval()
     group_sizes = []
