@@ -17,6 +17,7 @@ OUT=${OUT:-outputs/gpu-checks}
 PY=${PY:-python3}
 WORK=${WORK:-/tmp/openparts-quality}
 PRESET=${PRESET:-cpu}          # the quality run's preset
+MODELS=${MODELS:-base base-3ch}  # the base models bench-quality trains (base alone: no awareness comparison)
 ITERS=${ITERS:-600}            # base-model steps at batch $BATCH, about 170 s on an H100 (CPU runs: 2,000 at batch 2)
 FT_ITERS=${FT_ITERS:-150}      # OPS fine-tuning steps
 BATCH=${BATCH:-16}
@@ -44,7 +45,8 @@ if [ "${SPEED:-1}" = 1 ]; then  # SPEED=0: the quality run alone
   timeout 60 "$PY" -m pytest -q -p no:cacheprovider tests/test_clustering.py -k cuda >"$OUT/cuda_tests.log" 2>&1
 fi
 
-timeout "$QUALITY_SECONDS" "$PY" benchmarks/quality.py --work "$WORK" --preset "$PRESET" --models base base-3ch --parallel \
+# shellcheck disable=SC2086  # MODELS is a list
+timeout "$QUALITY_SECONDS" "$PY" benchmarks/quality.py --work "$WORK" --preset "$PRESET" --models $MODELS --parallel \
   --iterations "$ITERS" --finetune-iterations "$FT_ITERS" --set train.batch_size="$BATCH" --set train.num_workers=6 \
   --set train.max_minutes="$CAP" --set train.log_every=100 --results "$OUT/quality" >"$OUT/quality.log" 2>&1
 echo "quality exit status $?"
