@@ -5,10 +5,13 @@
 #   2. K-means on the GPU vs scikit-learn;
 #   3. bench-quality with GPU-sized batches: base and base-3ch trained side by side, OPS, scoring.
 # Inputs, made where ../shared/data is (the GPU machine has neither it nor a package registry):
-#   .devdata/quality.tar  a bench-quality work folder: data/carparts/train, data/ccp (its first 380
-#                         images: the transfer to the GPU machine is capped at 64 MiB), data/eval/*
-#                         and the baselines.json of an earlier run (baseline scores are keyed by the
-#                         evaluation sets' content, so they are reused, not recomputed)
+#   .devdata/quality.tar  a bench-quality work folder, `python -m benchmarks.pack_quality --work W`:
+#                         data/carparts/train, data/ccp (its first images, as many as fit: the
+#                         transfer to the GPU machine is capped at 64 MiB), data/eval/*
+#                         and the baselines.json and baseline_predictions/ of an earlier run
+#                         (baseline scores and segments are keyed by the evaluation sets' content and
+#                         reused; without the segments, every set is segmented again on the CPU for the
+#                         @matched rows, which did not fit a 10-minute call)
 #   .whl/                 wheels the GPU machine's Python lacks (pycocotools, faster-coco-eval)
 # Usage: OUT=outputs/gpu-checks bash benchmarks/gpu_checks.sh
 # Everything it prints is also under $OUT: speed_*.log, kmeans.log, cuda_tests.log, quality.log, quality/.

@@ -206,8 +206,10 @@ def adapt(
 class Scorer:
     """Predictions and scores, each made once: the tables share many of them.
 
-    Baseline scores do not depend on any model, so they are kept in `--work` (baselines.json),
-    keyed by the datasets' content, and a rerun with longer training spends its time on the models.
+    Baselines do not depend on any model, so their scores (baselines.json) and their segments
+    (baseline_predictions/) are kept in `--work`, keyed by the datasets' content: a run with a new
+    model spends its time on the model, not on segmenting the sets again to cut the baselines to
+    the model's segment count (`@matched`; NCut takes minutes per set).
     """
 
     def __init__(self, paths: dict[str, Path], predict_config: dict[str, Any], work: Path) -> None:
@@ -219,6 +221,7 @@ class Scorer:
         self.baseline_file = work / "baselines.json"
         self.baseline_cache: dict[str, Any] = json.loads(self.baseline_file.read_text()) if self.baseline_file.is_file() else {}
         self.baseline_predictions: dict[tuple, list[dict[str, Any]]] = {}
+        self.baseline_folder = work / "baseline_predictions"
 
     def model(self, model, model_name: str, set_name: str, masks: str, post_aware: bool = True) -> dict[str, float]:
         key = (model_name, set_name, masks, post_aware)
@@ -251,7 +254,15 @@ class Scorer:
     def _baseline_predictions(self, method: str, params: dict[str, Any], given_name: str) -> list[dict[str, Any]]:
         key = (method, json.dumps(params, sort_keys=True), given_name)
         if key not in self.baseline_predictions:
-            self.baseline_predictions[key] = baselines.predict_baseline(self.datasets[given_name], method, params, progress=False)
+            identity = json.dumps([method, params, self.hashes[given_name]], sort_keys=True)
+            stored = self.baseline_folder / f"{method}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.json"
+            predictions = _read_predictions(stored)
+            if predictions is None:
+                started = time.perf_counter()
+                predictions = baselines.predict_baseline(self.datasets[given_name], method, params, progress=False)
+                atomic.write_json(stored, predictions, indent=None)
+                log.info("%s on %s: %.1f minutes, kept in %s", method, given_name, (time.perf_counter() - started) / 60, stored)
+            self.baseline_predictions[key] = predictions
         return self.baseline_predictions[key]
 
     def segments(self, model_name: str, set_name: str, masks: str) -> dict[int, int]:
@@ -264,6 +275,22 @@ class Scorer:
             self.baseline_cache[key] = baselines.tune(dev, method, list(range(DEV_IMAGES)))[0]
             atomic.write_json(self.baseline_file, self.baseline_cache)
         return self.baseline_cache[key]
+
+
+def _read_predictions(path: Path) -> list[dict[str, Any]] | None:
+    """A baseline's kept segments, or None where there are none to trust (absent or unreadable:
+    they are made again)."""
+    if not path.is_file():
+        return None
+    try:
+        predictions = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        log.warning("%s: unreadable (%s); the baseline is run again", path, error)
+        return None
+    if not isinstance(predictions, list):
+        log.warning("%s: not a list of predictions; the baseline is run again", path)
+        return None
+    return predictions
 
 
 def evaluate(paths: dict[str, Path], models: dict[str, Path], preset: str, work: Path) -> dict[str, Any]:

@@ -1,0 +1,60 @@
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from benchmarks.pack_quality import pack
+from openparts.data import synth
+from openparts.data.dataset import PartDataset
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A work folder as benchmarks/quality.py leaves it, with tiny synthetic sets."""
+    root = tmp_path_factory.mktemp("work")
+    synth.generate(root / "data" / "carparts" / "train", count=2, seed=1, size=64)
+    synth.generate(root / "data" / "eval" / "carparts-test", count=2, seed=2, size=64)
+    synth.generate(root / "data" / "ccp", count=12, seed=3, size=64)
+    (root / "baselines.json").write_text(json.dumps({"tuned": {"slic": {"n_segments": 8}}}))
+    (root / "baseline_predictions").mkdir()
+    (root / "baseline_predictions" / "ncut-0123.json").write_text("[]")
+    return root
+
+
+def _packed_size(work: Path, out: Path) -> int:
+    pack(work, out, 2**30)
+    return out.stat().st_size
+
+
+def test_ccp_is_cut_to_its_first_images_that_fit_and_the_rest_is_packed_whole(work: Path, tmp_path: Path) -> None:
+    whole = _packed_size(work, tmp_path / "whole.tar")
+    limit = whole - 4 * 2**10 * 3  # a few images less than all
+    count = pack(work, tmp_path / "cut.tar", limit)
+    assert 0 < count < 12
+    assert (tmp_path / "cut.tar").stat().st_size <= limit
+    with tarfile.open(tmp_path / "cut.tar") as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    unpacked = tmp_path / "unpacked"
+    assert (unpacked / "baselines.json").read_text() == (work / "baselines.json").read_text()
+    assert (unpacked / "baseline_predictions" / "ncut-0123.json").is_file()
+    assert len(PartDataset.open(unpacked / "data" / "eval" / "carparts-test")) == 2
+    cut, source = PartDataset.open(unpacked / "data" / "ccp"), PartDataset.open(work / "data" / "ccp")
+    assert len(cut) == count
+    assert (cut.read_image(count - 1) == source.read_image(count - 1)).all()
+
+
+def test_a_folder_without_kept_baselines_is_named(work: Path, tmp_path: Path) -> None:
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "data").symlink_to(work / "data")
+    with pytest.raises(SystemExit, match=r"partial: no baselines.json, baseline_predictions; run"):
+        pack(partial, tmp_path / "out.tar", 2**30)
+    assert not (tmp_path / "out.tar").exists()
+
+
+def test_a_limit_the_sets_alone_exceed_is_refused_and_writes_nothing(work: Path, tmp_path: Path) -> None:
+    (tmp_path / "out.tar").write_bytes(b"an earlier pack")
+    with pytest.raises(SystemExit, match=r"MiB without CCP, over the limit"):
+        pack(work, tmp_path / "out.tar", 2**10)
+    assert (tmp_path / "out.tar").read_bytes() == b"an earlier pack"
