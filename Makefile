@@ -83,6 +83,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/data_open.py
 	$(BIN)/python benchmarks/evaluation_speed.py
 	$(BIN)/python benchmarks/kmeans_speed.py
+	$(BIN)/python benchmarks/baseline_speed.py
 	$(BIN)/python benchmarks/model_speed.py --preset cpu --sizes 256 512
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m benchmarks.pipeline_speed --work outputs/bench-pipeline
 

@@ -54,3 +54,16 @@ def test_tuning_uses_only_the_given_dev_images(objects: PartDataset) -> None:
 def test_unknown_baseline_is_rejected() -> None:
     with pytest.raises(ValueError, match="choose one of slic, felzenszwalb, ncut"):
         segment_object("watershed", np.zeros((8, 8, 3), np.uint8), np.ones((8, 8), bool))
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_images_segmented_side_by_side_give_the_results_of_one_process(objects: PartDataset, method: str) -> None:
+    alone = predict_baseline(objects, method, progress=False, workers=1)
+    side_by_side = predict_baseline(objects, method, progress=False, workers=2)
+    assert {p["image_id"] for p in alone} == {image["id"] for image in objects.images}
+    assert side_by_side == alone  # same segments, scores and order: image by image, in the dataset's order
+
+
+def test_an_unknown_baseline_is_rejected_before_any_worker_starts(objects: PartDataset) -> None:
+    with pytest.raises(ValueError, match="unknown baseline 'watershed'"):
+        predict_baseline(objects, "watershed", progress=False, workers=2)

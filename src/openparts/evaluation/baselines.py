@@ -11,7 +11,10 @@ segments per object (`report.keep_top` does the same on finished predictions).
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,7 @@ from skimage import graph
 from skimage.segmentation import felzenszwalb, slic
 from tqdm import tqdm
 
+from openparts.cpus import available_cpus
 from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset
 
@@ -84,15 +88,54 @@ def predict_baseline(
     params: dict[str, Any] | None = None,
     indices: Sequence[int] | None = None,
     progress: bool = True,
+    workers: int | None = None,
 ) -> list[dict[str, Any]]:
-    """COCO results for a baseline over (some of) a dataset, using its object masks."""
-    results = []
-    chosen = range(len(dataset)) if indices is None else indices
-    for index in tqdm(chosen, desc=method, unit="img", disable=not progress):
-        image_id = dataset.images[index]["id"]
-        for segment in segment_object(method, dataset.read_image(index), dataset.object_mask(index), **(params or {})):
-            results.append({"image_id": image_id, "category_id": 1, "segmentation": mask_io.encode(segment.mask), "score": segment.score})
+    """COCO results for a baseline over (some of) a dataset, using its object masks.
+
+    The segmenters run on one core each (NCut takes seconds per image), so `workers` processes
+    (default: the CPUs this process may use) take whole images side by side. The results do not
+    depend on their number."""
+    if method not in METHODS:
+        raise ValueError(f"unknown baseline {method!r}; choose one of {', '.join(METHODS)}")
+    chosen = list(range(len(dataset)) if indices is None else indices)
+    workers = max(1, min(available_cpus() if workers is None else workers, len(chosen)))
+    bar = tqdm(total=len(chosen), desc=method, unit="img", disable=not progress)
+    results: list[dict[str, Any]] = []
+    if workers == 1:
+        for index in chosen:
+            results += _image_results(dataset, index, method, params or {})
+            bar.update()
+    else:
+        context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+        task = functools.partial(_image_results_in_worker, method=method, params=params or {})
+        chunk = max(1, len(chosen) // (workers * 8))  # small chunks: images differ in cost
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(dataset,)) as pool:
+            for image_results in pool.map(task, chosen, chunksize=chunk):
+                results += image_results
+                bar.update()
+    bar.close()
     return results
+
+
+def _image_results(dataset: PartDataset, index: int, method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    image_id = dataset.images[index]["id"]
+    return [
+        {"image_id": image_id, "category_id": 1, "segmentation": mask_io.encode(segment.mask), "score": segment.score}
+        for segment in segment_object(method, dataset.read_image(index), dataset.object_mask(index), **params)
+    ]
+
+
+_worker_dataset: PartDataset | None = None  # the dataset a pool worker segments, set once when it starts
+
+
+def _start_worker(dataset: PartDataset) -> None:
+    global _worker_dataset
+    _worker_dataset = dataset
+
+
+def _image_results_in_worker(index: int, method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    assert _worker_dataset is not None, "started without _start_worker"
+    return _image_results(_worker_dataset, index, method, params)
 
 
 def tune(dataset: PartDataset, method: str, indices: Sequence[int]) -> tuple[dict[str, Any], dict[str, float]]:
