@@ -5,14 +5,16 @@
 #   2. K-means on the GPU vs scikit-learn;
 #   3. bench-quality with GPU-sized batches: base and base-3ch trained side by side, OPS, scoring.
 # Inputs, made where ../shared/data is (the GPU machine has neither it nor a package registry):
-#   .devdata/quality.tar  a bench-quality work folder, `python -m benchmarks.pack_quality --work W`:
-#                         data/carparts/train, data/ccp (its first images, as many as fit: the
-#                         transfer to the GPU machine is capped at 64 MiB), data/eval/*
-#                         and the baselines.json and baseline_predictions/ of an earlier run
-#                         (baseline scores and segments are keyed by the evaluation sets' content and
-#                         reused; without the segments, every set is segmented again on the CPU for the
-#                         @matched rows, which did not fit a 10-minute call)
-#   .whl/                 wheels the GPU machine's Python lacks (pycocotools, faster-coco-eval)
+#   .devdata/quality.tar.gz  a bench-quality work folder, `python -m benchmarks.pack_quality --work W`:
+#                            data/carparts/train, data/ccp (its first images, as many as fit: the
+#                            transfer to the GPU machine is capped at 64 MiB), data/eval/*, and the
+#                            baselines.json and baseline_predictions/ of an earlier run (baseline
+#                            scores and segments are keyed by the evaluation sets' content and reused;
+#                            without the segments, every set is segmented again on the CPU for the
+#                            @matched rows, which did not fit a 10-minute call)
+#   .whl/                    wheels the GPU machine's Python lacks (pycocotools, faster-coco-eval)
+# A call cut off by QUALITY_SECONDS keeps its finished stages in $WORK: the same command, run again
+# while the machine is still warm, goes on from them.
 # Usage: OUT=outputs/gpu-checks bash benchmarks/gpu_checks.sh
 # Everything it prints is also under $OUT: speed_*.log, kmeans.log, cuda_tests.log, quality.log, quality/.
 set -u -o pipefail
@@ -36,7 +38,7 @@ else
   export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONUNBUFFERED=1 OPENPARTS_TRACKING=off TQDM_DISABLE=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
-tar xf .devdata/quality.tar -C "$WORK" || exit 1
+tar xf .devdata/quality.tar.gz -C "$WORK" || exit 1
 nvidia-smi -L 2>/dev/null
 "$PY" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'cuda', torch.cuda.is_available())"
 

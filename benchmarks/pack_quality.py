@@ -1,7 +1,7 @@
 """A bench-quality work folder packed for a GPU machine that has neither ../shared/data nor room
 for all of it (`benchmarks/gpu_checks.sh` unpacks it there).
 
-    python -m benchmarks.pack_quality --work outputs/quality --out .devdata/quality.tar --limit-mib 62
+    python -m benchmarks.pack_quality --work outputs/quality --out .devdata/quality.tar.gz --limit-mib 62
 
 Packs what `benchmarks/quality.py` needs to train and score without making anything from
 ../shared/data: car-parts train, the evaluation sets with both mask kinds, the baselines' kept
@@ -38,7 +38,7 @@ def pack(work: Path, out: Path, limit_bytes: int) -> int:
         )
     ccp = PartDataset.open(work / CCP)
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.is_dir() else None) as scratch:
-        trial = Path(scratch) / "trial.tar"
+        trial = Path(scratch) / "trial.tar.gz"
         _write_tar(trial, work, None)
         fixed = trial.stat().st_size
         if fixed >= limit_bytes:
@@ -59,7 +59,7 @@ def pack(work: Path, out: Path, limit_bytes: int) -> int:
 
 
 def _write_tar(path: Path, work: Path, ccp: Path | None) -> None:
-    with tarfile.open(path, "w") as tar:
+    with tarfile.open(path, "w:gz", compresslevel=6) as tar:  # the JSON (annotations, kept segments) shrinks several times
         for name in KEPT:
             tar.add(work / name, arcname=name)
         if ccp is not None:
@@ -69,7 +69,7 @@ def _write_tar(path: Path, work: Path, ccp: Path | None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True, help="a work folder benchmarks/quality.py has evaluated in")
-    parser.add_argument("--out", type=Path, default=Path(".devdata/quality.tar"))
+    parser.add_argument("--out", type=Path, default=Path(".devdata/quality.tar.gz"))
     parser.add_argument("--limit-mib", type=float, default=62.0, help="the tar's largest size (default: %(default)s)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")

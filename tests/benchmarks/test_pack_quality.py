@@ -28,12 +28,12 @@ def _packed_size(work: Path, out: Path) -> int:
 
 
 def test_ccp_is_cut_to_its_first_images_that_fit_and_the_rest_is_packed_whole(work: Path, tmp_path: Path) -> None:
-    whole = _packed_size(work, tmp_path / "whole.tar")
+    whole = _packed_size(work, tmp_path / "whole.tar.gz")
     limit = whole - 4 * 2**10 * 3  # a few images less than all
-    count = pack(work, tmp_path / "cut.tar", limit)
+    count = pack(work, tmp_path / "cut.tar.gz", limit)
     assert 0 < count < 12
-    assert (tmp_path / "cut.tar").stat().st_size <= limit
-    with tarfile.open(tmp_path / "cut.tar") as tar:
+    assert (tmp_path / "cut.tar.gz").stat().st_size <= limit
+    with tarfile.open(tmp_path / "cut.tar.gz") as tar:
         tar.extractall(tmp_path / "unpacked", filter="data")
     unpacked = tmp_path / "unpacked"
     assert (unpacked / "baselines.json").read_text() == (work / "baselines.json").read_text()
@@ -49,12 +49,12 @@ def test_a_folder_without_kept_baselines_is_named(work: Path, tmp_path: Path) ->
     partial.mkdir()
     (partial / "data").symlink_to(work / "data")
     with pytest.raises(SystemExit, match=r"partial: no baselines.json, baseline_predictions; run"):
-        pack(partial, tmp_path / "out.tar", 2**30)
-    assert not (tmp_path / "out.tar").exists()
+        pack(partial, tmp_path / "out.tar.gz", 2**30)
+    assert not (tmp_path / "out.tar.gz").exists()
 
 
 def test_a_limit_the_sets_alone_exceed_is_refused_and_writes_nothing(work: Path, tmp_path: Path) -> None:
-    (tmp_path / "out.tar").write_bytes(b"an earlier pack")
+    (tmp_path / "out.tar.gz").write_bytes(b"an earlier pack")
     with pytest.raises(SystemExit, match=r"MiB without CCP, over the limit"):
-        pack(work, tmp_path / "out.tar", 2**10)
-    assert (tmp_path / "out.tar").read_bytes() == b"an earlier pack"
+        pack(work, tmp_path / "out.tar.gz", 2**10)
+    assert (tmp_path / "out.tar.gz").read_bytes() == b"an earlier pack"
