@@ -207,15 +207,17 @@ class Scorer:
     """Predictions and scores, each made once: the tables share many of them.
 
     Baselines do not depend on any model, so their scores (baselines.json) and their segments
-    (baseline_predictions/) are kept in `--work`, keyed by the datasets' content: a run with a new
-    model spends its time on the model, not on segmenting the sets again to cut the baselines to
-    the model's segment count (`@matched`; NCut takes minutes per set).
+    (baseline_predictions/) are kept in `--work`, keyed by the datasets' content and the
+    evaluation code: a run with a new model spends its time on the model, not on segmenting the
+    sets again to cut the baselines to the model's segment count (`@matched`; NCut takes minutes
+    per set), and a change to how baselines segment or score makes them anew.
     """
 
     def __init__(self, paths: dict[str, Path], predict_config: dict[str, Any], work: Path) -> None:
         self.paths, self.predict_config = paths, predict_config
         self.datasets = {name: PartDataset.open(path) for name, path in paths.items() if name.startswith(SETS)}
         self.hashes = {name: content_hash(path) for name, path in paths.items() if name.startswith(SETS)}
+        self.code = evaluation_code()
         self.predictions: dict[tuple, list[dict[str, Any]]] = {}
         self.cache: dict[tuple, dict[str, float]] = {}
         self.baseline_file = work / "baselines.json"
@@ -239,7 +241,7 @@ class Scorer:
         as many per image as given (the oracle metrics favour more segments: a comparison at the
         model's count shows how much of a gap is segment count)."""
         given_name = set_name if masks == "perfect" else f"{set_name}-salient"
-        identity = [method, params, set_name, masks, self.hashes[given_name], self.hashes[set_name]]
+        identity = [method, params, set_name, masks, self.hashes[given_name], self.hashes[set_name], self.code]
         if segments is not None:
             identity.append(hashlib.sha256(json.dumps(sorted(segments.items())).encode()).hexdigest())
         key = json.dumps(identity, sort_keys=True)
@@ -254,7 +256,7 @@ class Scorer:
     def _baseline_predictions(self, method: str, params: dict[str, Any], given_name: str) -> list[dict[str, Any]]:
         key = (method, json.dumps(params, sort_keys=True), given_name)
         if key not in self.baseline_predictions:
-            identity = json.dumps([method, params, self.hashes[given_name]], sort_keys=True)
+            identity = json.dumps([method, params, self.hashes[given_name], self.code], sort_keys=True)
             stored = self.baseline_folder / f"{method}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.json"
             predictions = _read_predictions(stored)
             if predictions is None:
@@ -270,11 +272,19 @@ class Scorer:
         return segments_per_image(self.datasets[set_name], self.predictions[(model_name, set_name, masks, True)])
 
     def tuned(self, method: str, dev: PartDataset) -> dict[str, Any]:
-        key = json.dumps(["tuned", method, content_hash(dev.root), DEV_IMAGES])
+        key = json.dumps(["tuned", method, content_hash(dev.root), DEV_IMAGES, self.code])
         if key not in self.baseline_cache:
             self.baseline_cache[key] = baselines.tune(dev, method, list(range(DEV_IMAGES)))[0]
             atomic.write_json(self.baseline_file, self.baseline_cache)
         return self.baseline_cache[key]
+
+
+def evaluation_code() -> str:
+    """sha256 of the evaluation package's source: what baselines segment and how scores are counted."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(baselines.__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    return digest.hexdigest()
 
 
 def _read_predictions(path: Path) -> list[dict[str, Any]] | None:

@@ -52,6 +52,17 @@ def test_a_set_with_other_content_is_segmented_again(tmp_path: Path, counted_run
     assert counted_runs == ["slic", "slic"]
 
 
+def test_a_change_to_the_evaluation_code_makes_baselines_anew(
+    tmp_path: Path, counted_runs: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = synth.generate(tmp_path / "set", count=2, seed=3, size=64)
+    before = _scorer(data, tmp_path / "work").baseline("slic", SLIC, "carparts-test", "perfect")
+    monkeypatch.setattr(quality, "evaluation_code", lambda: "an edited baselines.py")
+    after = _scorer(data, tmp_path / "work").baseline("slic", SLIC, "carparts-test", "perfect")
+    assert counted_runs == ["slic", "slic"]
+    assert after == before  # the same code underneath: the same scores, made again
+
+
 def test_unreadable_kept_segments_are_named_and_made_again(
     tmp_path: Path, counted_runs: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
