@@ -9,6 +9,7 @@
 #                                         them (its data/carparts/train and data/eval/carparts-test)
 #   .whl/                                 wheels the machine's Python lacks (pycocotools, faster-coco-eval)
 # Usage: OUT=outputs/cpu-bf16 bash benchmarks/cpu_bf16_checks.sh
+#        COMPILE=1 OUT=outputs/cpu-bf16 bash benchmarks/cpu_bf16_checks.sh   (torch.compile's prediction alone)
 # Everything it prints is also under $OUT: cpu.txt, speed.log, speed_fp32.log, profile.log, train.log, accuracy.log.
 set -u -o pipefail
 OUT=${OUT:-outputs/cpu-bf16}
@@ -32,6 +33,15 @@ export PYTHONUNBUFFERED=1 OPENPARTS_TRACKING=off TQDM_DISABLE=1
   echo "bf16 flags: $(grep -m1 -o -w 'amx_bf16\|amx_tile\|avx512_bf16\|avx512f' /proc/cpuinfo | sort -u | tr '\n' ' ')"
   "$PY" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'threads', torch.get_num_threads())"
 } 2>&1 | tee "$OUT/cpu.txt"
+
+if [ "${COMPILE:-0}" = 1 ]; then
+  # COMPILE=1: only prediction under torch.compile (inductor, frozen weights, static shapes: the upper
+  # bound of what compiling gives) vs ours and the plain forward, the larger size first
+  # shellcheck disable=SC2086  # SIZES is a list
+  timeout "${COMPILE_SECONDS:-420}" "$PY" benchmarks/model_speed.py --device cpu --sizes $(echo $SIZES | tr ' ' '\n' | sort -rn) \
+    --steps 0 --images "$IMAGES" --compile 2>&1 | tee "$OUT/compile.log"
+  exit
+fi
 
 # in order of need, each capped so that the whole fits a 10-minute call
 # shellcheck disable=SC2086  # SIZES is a list
