@@ -6,7 +6,7 @@ for all of it (`benchmarks/gpu_checks.sh` unpacks it there).
 Packs what `benchmarks/quality.py` needs to train and score without making anything from
 ../shared/data: car-parts train, the evaluation sets with both mask kinds, the baselines' kept
 parameters, scores and segments, and as many of CCP's images, from its first, as fit under the
-limit. A lent machine takes at most 64 MiB per call, wheels and repository included, and the
+limit. A lent machine takes at most 64 MiB of carried files per call, wheels included, and the
 segments are what spare it minutes of SLIC, Felzenszwalb and NCut on its CPU.
 """
 

@@ -3,6 +3,7 @@ import pytest
 
 from openparts.data import synth
 from openparts.data.dataset import PartDataset
+from openparts.evaluation import baselines
 from openparts.evaluation.baselines import METHODS, predict_baseline, segment_object, tune
 
 
@@ -64,6 +65,10 @@ def test_images_segmented_side_by_side_give_the_results_of_one_process(objects: 
     assert side_by_side == alone  # same segments, scores and order: image by image, in the dataset's order
 
 
-def test_an_unknown_baseline_is_rejected_before_any_worker_starts(objects: PartDataset) -> None:
+def test_an_unknown_baseline_is_rejected_before_any_worker_starts(objects: PartDataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker pool was started for an unknown baseline")
+
+    monkeypatch.setattr(baselines, "ProcessPoolExecutor", no_pool)
     with pytest.raises(ValueError, match="unknown baseline 'watershed'"):
         predict_baseline(objects, "watershed", progress=False, workers=2)
