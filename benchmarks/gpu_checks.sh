@@ -38,7 +38,8 @@ else
   export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONUNBUFFERED=1 OPENPARTS_TRACKING=off TQDM_DISABLE=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
-tar xf .devdata/quality.tar.gz -C "$WORK" || exit 1
+# files already in $WORK stay: a second call keeps the baseline scores the first one added to baselines.json
+tar xf .devdata/quality.tar.gz -C "$WORK" --skip-old-files || exit 1
 nvidia-smi -L 2>/dev/null
 "$PY" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'cuda', torch.cuda.is_available())"
 

@@ -222,7 +222,7 @@ class Scorer:
         self.cache: dict[tuple, dict[str, float]] = {}
         self.baseline_file = work / "baselines.json"
         self.baseline_cache: dict[str, Any] = json.loads(self.baseline_file.read_text()) if self.baseline_file.is_file() else {}
-        self.baseline_predictions: dict[tuple, list[dict[str, Any]]] = {}
+        self.baseline_predictions: dict[Path, list[dict[str, Any]]] = {}
         self.baseline_folder = work / "baseline_predictions"
 
     def model(self, model, model_name: str, set_name: str, masks: str, post_aware: bool = True) -> dict[str, float]:
@@ -254,18 +254,17 @@ class Scorer:
         return self.baseline_cache[key]
 
     def _baseline_predictions(self, method: str, params: dict[str, Any], given_name: str) -> list[dict[str, Any]]:
-        key = (method, json.dumps(params, sort_keys=True), given_name)
-        if key not in self.baseline_predictions:
-            identity = json.dumps([method, params, self.hashes[given_name], self.code], sort_keys=True)
-            stored = self.baseline_folder / f"{method}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.json"
+        identity = json.dumps([method, params, self.hashes[given_name], self.code], sort_keys=True)
+        stored = self.baseline_folder / f"{method}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.json"
+        if stored not in self.baseline_predictions:  # the file's name is the key in memory too
             predictions = _read_predictions(stored)
             if predictions is None:
                 started = time.perf_counter()
                 predictions = baselines.predict_baseline(self.datasets[given_name], method, params, progress=False)
                 atomic.write_json(stored, predictions, indent=None)
                 log.info("%s on %s: %.1f minutes, kept in %s", method, given_name, (time.perf_counter() - started) / 60, stored)
-            self.baseline_predictions[key] = predictions
-        return self.baseline_predictions[key]
+            self.baseline_predictions[stored] = predictions
+        return self.baseline_predictions[stored]
 
     def segments(self, model_name: str, set_name: str, masks: str) -> dict[int, int]:
         """The model's segments per image inside the object, as `segments_per_object` counts them."""
