@@ -113,19 +113,28 @@ def _log(what: str, action: Callable[[], Any]) -> Any:
         return None
 
 
+_holding = False
+_deferred_signal: int | None = None
+"""A SIGTERM that arrived during an MLflow call, raised when the call returns."""
+
+
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
     """SIGTERM waits until the MLflow call in flight returns. Raised inside it, the stage's
     KeyboardInterrupt could leave a SQLite write half done and its lock held, and then the
-    end status KILLED could not be written: the run would stay RUNNING."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    end status KILLED could not be written: the run would stay RUNNING. Deferred in the
+    Python-level handler, not by a signal mask: a process-directed signal goes to any thread
+    that does not block it (torch's and MLflow's threads), and Python runs its handler in the
+    main thread at once, mask or not."""
+    global _holding, _deferred_signal
+    _holding = True
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        _holding = False
+        signum, _deferred_signal = _deferred_signal, None
+        if signum is not None:
+            raise KeyboardInterrupt(f"signal {signum}")
 
 
 @contextlib.contextmanager
@@ -164,6 +173,10 @@ def training_callback() -> NoTracking:
 
 
 def _terminate(signum: int, frame: Any) -> None:
+    global _deferred_signal
+    if _holding:
+        _deferred_signal = signum
+        return
     raise KeyboardInterrupt(f"signal {signum}")
 
 
