@@ -47,9 +47,11 @@ from openparts.data.adapters import convert
 from openparts.data.dataset import PartDataset
 from openparts.data.subset import write_subset, write_union
 from openparts.data.synth import generate
+from openparts.engine.pieces import split_results
 from openparts.engine.predict import Predictor
 from openparts.evaluation import baselines
 from openparts.evaluation.ablation import object_awareness
+from openparts.evaluation.instance_ap import evaluate_instances
 from openparts.evaluation.report import keep_top, score_predictions
 from openparts.evaluation.semantic import segments_per_image
 from openparts.model import load_model
@@ -68,6 +70,9 @@ BASE = "base (pre+post)"
 OPS = "OPS SS+ST (pre+post)"
 MATCHED = "@matched"  # a baseline cut, image by image, to OPS's number of segments: its largest ones
 DEV_IMAGES = 20  # car-parts train images the baselines' parameters are chosen on
+OPS_SPLIT = "OPS SS+ST split (pre+post)"  # OPS with predict.split_min_fraction chosen on the dev images
+MATCHED_SPLIT = "@matched-split"  # a baseline cut to the split OPS's number of segments
+SPLIT_FRACTIONS = (0.3, 0.2, 0.1, 0.05)  # predict.split_min_fraction candidates, beside off
 # name -> (trained on the synthetic categories too, configuration overrides)
 MODELS = {
     "base": (False, []),
@@ -266,9 +271,29 @@ class Scorer:
             self.baseline_predictions[stored] = predictions
         return self.baseline_predictions[stored]
 
-    def segments(self, model_name: str, set_name: str, masks: str) -> dict[int, int]:
+    def split(self, model_name: str, set_name: str, masks: str, fraction: float | None) -> dict[str, float]:
+        """The scores of the model's predictions (scored first by `model`) with each part split
+        at its gaps (`predict.split_min_fraction`), as the predictor would give them."""
+        key = (model_name, set_name, masks, True, fraction)
+        if key not in self.cache:
+            self.predictions[key] = split_results(self.predictions[(model_name, set_name, masks, True)], fraction)
+            self.cache[key] = score_predictions(self.datasets[set_name], self.predictions[key])
+        return self.cache[key]
+
+    def segments(self, model_name: str, set_name: str, masks: str, fraction: float | None = None) -> dict[int, int]:
         """The model's segments per image inside the object, as `segments_per_object` counts them."""
-        return segments_per_image(self.datasets[set_name], self.predictions[(model_name, set_name, masks, True)])
+        key = (model_name, set_name, masks, True) if fraction is None else (model_name, set_name, masks, True, fraction)
+        return segments_per_image(self.datasets[set_name], self.predictions[key])
+
+    def split_fraction(self, model, dev: PartDataset) -> tuple[float | None, dict[str, float]]:
+        """`predict.split_min_fraction` with the best AP on the dev images, as the baselines'
+        parameters are chosen (None: splitting does not help there), and each candidate's AP."""
+        indices = list(range(DEV_IMAGES))
+        image_ids = [dev.images[i]["id"] for i in indices]
+        whole = Predictor(model, {**self.predict_config, "post_aware": True}).predict_dataset(dev, progress=False, indices=indices)
+        scores = {str(f): evaluate_instances(dev, split_results(whole, f), image_ids)["AP"] for f in (None, *SPLIT_FRACTIONS)}
+        best = max((None, *SPLIT_FRACTIONS), key=lambda fraction: scores[str(fraction)])  # off wins a tie
+        return best, scores
 
     def tuned(self, method: str, dev: PartDataset) -> dict[str, Any]:
         key = json.dumps(["tuned", method, content_hash(dev.root), DEV_IMAGES, self.code])
@@ -309,7 +334,16 @@ def evaluate(paths: dict[str, Path], models: dict[str, Path], preset: str, work:
     dev = PartDataset.open(paths["carparts-train"])
     tuned = {method: scorer.tuned(method, dev) for method in BASELINES}
     log.info("baseline parameters (%d car-parts train images): %s", DEV_IMAGES, tuned)
-    results: dict[str, Any] = {"baseline_parameters": tuned, "main": {}, "ablation": {}, "class_aware": {}, "synthetic": {}}
+    fraction, fraction_scores = scorer.split_fraction(loaded[OPS_MODELS["ss+st"]], dev)
+    log.info("OPS split_min_fraction %s (dev AP of each: %s)", fraction, fraction_scores)
+    results: dict[str, Any] = {
+        "baseline_parameters": tuned,
+        "split_min_fraction": {"chosen": fraction, "dev_AP": fraction_scores},
+        "main": {},
+        "ablation": {},
+        "class_aware": {},
+        "synthetic": {},
+    }
     for set_name in SETS:
         for masks in ("imperfect", "perfect"):
             row = {method: scorer.baseline(method, tuned[method], set_name, masks) for method in BASELINES}
@@ -320,6 +354,11 @@ def evaluate(paths: dict[str, Path], models: dict[str, Path], preset: str, work:
             counts = scorer.segments(OPS_MODELS["ss+st"], set_name, masks)
             for method in BASELINES:
                 row[method + MATCHED] = scorer.baseline(method, tuned[method], set_name, masks, counts)
+            if fraction is not None:
+                row[OPS_SPLIT] = scorer.split(OPS_MODELS["ss+st"], set_name, masks, fraction)
+                split_counts = scorer.segments(OPS_MODELS["ss+st"], set_name, masks, fraction)
+                for method in BASELINES:
+                    row[method + MATCHED_SPLIT] = scorer.baseline(method, tuned[method], set_name, masks, split_counts)
             results["main"][f"{set_name} {masks}"] = row
             log.info("%s %s: %s", set_name, masks, {m: round(v["mIoU"], 2) for m, v in row.items()})
             for name, table in (("class-aware", "class_aware"), ("with-synthetic", "synthetic")):
@@ -343,15 +382,10 @@ def verdicts(results: dict[str, Any]) -> list[str]:
     for set_name in SETS:
         for masks in ("imperfect", "perfect"):
             row = results["main"][f"{set_name} {masks}"]
-            best = max(BASELINES, key=lambda m: row[m]["mIoU"])
-            ops = row[OPS]["mIoU"]
-            verdict = "beats" if ops > row[best]["mIoU"] else "does NOT beat"
-            line = f"- {set_name}, {masks} masks: OPS mIoU {ops:.2f} {verdict} the best baseline ({best} {row[best]['mIoU']:.2f})"
-            matched = [method + MATCHED for method in BASELINES if method + MATCHED in row]  # absent from results of older runs
-            if matched:
-                at_count = max(matched, key=lambda m: row[m]["mIoU"])
-                line += f"; at OPS's segment count the best is {at_count} {row[at_count]['mIoU']:.2f}"
-            lines.append(line)
+            lines.append(_miou_verdict(f"{set_name}, {masks} masks: OPS", row, OPS, MATCHED))
+            if OPS_SPLIT in row:  # absent where splitting did not help on the dev images, and from older runs
+                chosen = results["split_min_fraction"]["chosen"]
+                lines.append(_miou_verdict(f"{set_name}, {masks} masks: OPS split at {chosen}", row, OPS_SPLIT, MATCHED_SPLIT))
     ablation = results["ablation"][UNSEEN]
     if "none" not in ablation:
         return [*lines, f"- {UNSEEN} (unseen categories): pre+post vs no awareness not measured (`--models` left base-3ch out)"]
@@ -362,6 +396,18 @@ def verdicts(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _miou_verdict(label: str, row: dict[str, dict[str, float]], method: str, matched_suffix: str) -> str:
+    best = max(BASELINES, key=lambda m: row[m]["mIoU"])
+    ours = row[method]["mIoU"]
+    verdict = "beats" if ours > row[best]["mIoU"] else "does NOT beat"
+    line = f"- {label} mIoU {ours:.2f} {verdict} the best baseline ({best} {row[best]['mIoU']:.2f})"
+    matched = [m + matched_suffix for m in BASELINES if m + matched_suffix in row]  # absent from results of older runs
+    if matched:
+        at_count = max(matched, key=lambda m: row[m]["mIoU"])
+        line += f"; at its segment count the best is {at_count} {row[at_count]['mIoU']:.2f}"
+    return line
+
+
 def render(results: dict[str, Any], header: list[str]) -> str:
     lines = ["# Quality benchmark on real data", "", *header, ""]
     lines += [
@@ -369,6 +415,7 @@ def render(results: dict[str, Any], header: list[str]) -> str:
         "",
         "Post-aware filtering with the same masks the model was given.",
         f"`<baseline>{MATCHED}`: the baseline cut, image by image, to as many segments as OPS shows in the object (its largest).",
+        *_split_lines(results.get("split_min_fraction")),
         "",
     ]
     for key, row in results["main"].items():
@@ -384,6 +431,19 @@ def render(results: dict[str, Any], header: list[str]) -> str:
             lines += ["Not run (`--models` left its model out).", ""]
     lines += ["## Targets", "", *verdicts(results), ""]
     return "\n".join(lines)
+
+
+def _split_lines(split: dict[str, Any] | None) -> list[str]:
+    if split is None:  # results of older runs
+        return []
+    tried = ", ".join(f"{fraction} {ap:.2f}" for fraction, ap in split["dev_AP"].items())
+    if split["chosen"] is None:
+        return [f"OPS split at its gaps (`predict.split_min_fraction`): no fraction beat off on AP on the dev images ({tried}); not shown."]
+    return [
+        f"`{OPS_SPLIT}`: OPS with each part split at its gaps, `predict.split_min_fraction` {split['chosen']}, chosen by AP",
+        f"on the {DEV_IMAGES} dev images as the baselines' parameters are (AP of off and each fraction: {tried});",
+        f"`<baseline>{MATCHED_SPLIT}`: the baseline cut to its number of segments.",
+    ]
 
 
 def _table(title: str, rows: dict[str, dict[str, float]], columns: tuple[str, ...]) -> list[str]:

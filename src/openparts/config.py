@@ -100,6 +100,9 @@ _CPU: dict[str, Any] = {
         "precision": "auto",  # auto: bf16 where the hardware computes it natively (CUDA, AMX/AVX512-BF16 CPUs), else fp32
         "channels_last": True,  # NHWC convolutions: faster on oneDNN and cuDNN
         "partition": True,  # also each part's segment of the part map, for the oracle semantic metrics and the report
+        # a part whose segment falls apart becomes one part per piece of at least this share of it
+        # (engine/pieces.py); null: off, as in the paper
+        "split_min_fraction": None,
     },
 }
 

@@ -2,10 +2,12 @@ import logging
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmarks import quality
 from openparts.config import resolve
 from openparts.data import synth
+from openparts.model import build_model
 
 SLIC = {"n_segments": 4}
 
@@ -77,3 +79,41 @@ def test_unreadable_kept_segments_are_named_and_made_again(
     assert counted_runs == ["slic", "slic"]
     assert _scorer(data, tmp_path / "work")._baseline_predictions("slic", SLIC, "carparts-test") == expected  # rewritten whole
     assert counted_runs == ["slic", "slic"]
+
+
+def test_the_split_fraction_is_chosen_by_dev_ap_and_off_wins_a_tie(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = synth.generate(tmp_path / "set", count=2, seed=3, size=64)
+    scorer = _scorer(data, tmp_path / "work")
+    dev = scorer.datasets["carparts-test"]
+    monkeypatch.setattr(quality, "DEV_IMAGES", 2)
+    torch.manual_seed(0)
+    model = build_model(resolve("tiny")["model"])
+    aps = {"None": 1.0, "0.3": 1.0, "0.2": 3.0, "0.1": 3.0, "0.05": 2.0}
+    # each candidate's predictions stand for their fraction, and its AP is looked up
+    monkeypatch.setattr(quality, "split_results", lambda results, fraction: [fraction])
+    monkeypatch.setattr(quality, "evaluate_instances", lambda dataset, predictions, image_ids: {"AP": aps[str(predictions[0])]})
+    assert scorer.split_fraction(model, dev) == (0.2, aps)  # of 0.2 and 0.1, the first
+    aps.update({"None": 3.0})
+    assert scorer.split_fraction(model, dev)[0] is None
+
+
+def test_the_targets_name_the_split_ops_beside_ops() -> None:
+    def row(ops: float, split: float | None) -> dict[str, dict[str, float]]:
+        methods = {"slic": 30.0, "felzenszwalb": 40.0, "ncut": 50.0, quality.OPS: ops}
+        if split is not None:
+            methods |= {quality.OPS_SPLIT: split, "ncut" + quality.MATCHED_SPLIT: 52.0}
+        return {name: {"mIoU": value} for name, value in methods.items()}
+
+    results = {
+        "main": {f"{name} {masks}": row(45.0, 55.0) for name in quality.SETS for masks in ("imperfect", "perfect")},
+        "split_min_fraction": {"chosen": 0.1, "dev_AP": {"None": 1.0, "0.1": 2.0}},
+        "ablation": {quality.UNSEEN: {}},
+    }
+    lines = quality.verdicts(results)
+    assert "- carparts-test, perfect masks: OPS mIoU 45.00 does NOT beat the best baseline (ncut 50.00)" in lines
+    assert (
+        "- carparts-test, perfect masks: OPS split at 0.1 mIoU 55.00 beats the best baseline (ncut 50.00);"
+        " at its segment count the best is ncut@matched-split 52.00" in lines
+    )
+    results["main"] = {key: row(45.0, None) for key in results["main"]}
+    assert not any("split" in line for line in quality.verdicts(results))

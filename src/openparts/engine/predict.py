@@ -16,6 +16,9 @@ panoptic assignment), inside the object mask (post-aware) or the union of the pa
 Instance masks overlap, and AP scores them as they are; the part map is the non-overlapping
 segmentation that the oracle semantic metrics and the report's picture read.
 
+With `split_min_fraction` (off by default), a part whose segment falls into pieces becomes one
+part per piece (`openparts.engine.pieces`).
+
 Post-aware filtering (Sec. 3.2 of the paper): pixels outside the object mask are removed, and
 a part is dropped if fewer than `post_aware_min_area` pixels or less than
 `post_aware_min_kept_fraction` of its area remain. An image whose object mask is empty gets
@@ -26,7 +29,7 @@ its predictions are still returned and a warning is logged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +40,7 @@ from tqdm import tqdm
 
 from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset
+from openparts.engine.pieces import check_min_fraction, split_part
 from openparts.model.segmenter import SIZE_DIVISIBILITY, PartSegmenter, pad_to_divisible
 
 log = logging.getLogger(__name__)
@@ -227,6 +231,7 @@ class Predictor:
         self.memory_format = torch.channels_last if predict_config.get("channels_last") else torch.contiguous_format
         self.model.to(self.device, memory_format=self.memory_format)
         self.dtype = inference_dtype(self.device, predict_config["precision"])
+        self.split_min_fraction = check_min_fraction(predict_config.get("split_min_fraction"))
         self.with_object = model.in_channels == 4
 
     def predict_batch(self, images: list[np.ndarray], object_masks: list[np.ndarray | None]) -> list[list[PartPrediction]]:
@@ -267,12 +272,17 @@ class Predictor:
             masks, kept = parts.masks, parts.kept
             segments = None if parts.owners is None else parts.owners[None] == np.arange(len(kept))[:, None, None]
             scores, labels = scores.cpu().numpy()[kept], labels.cpu().numpy()[kept]
-            results.append(
-                [
-                    PartPrediction(mask, float(score), int(label), None if segments is None else segments[number])
-                    for number, (mask, score, label) in enumerate(zip(masks, scores, labels, strict=True))
+            predictions = [
+                PartPrediction(mask, float(score), int(label), None if segments is None else segments[number])
+                for number, (mask, score, label) in enumerate(zip(masks, scores, labels, strict=True))
+            ]
+            if self.split_min_fraction is not None:
+                predictions = [
+                    PartPrediction(piece_mask, part.score, part.label, piece_segment)
+                    for part in predictions
+                    for piece_mask, piece_segment in split_part(part.mask, part.segment, self.split_min_fraction)
                 ]
-            )
+            results.append(predictions)
         return results
 
     def _post_aware_object(self, object_mask: np.ndarray | None) -> np.ndarray | None:
@@ -284,14 +294,18 @@ class Predictor:
             return None
         return object_mask
 
-    def predict_dataset(self, dataset: PartDataset, use_object_masks: bool = True, progress: bool = True) -> list[dict[str, Any]]:
-        """COCO results (RLE masks) for every image of `dataset`."""
+    def predict_dataset(
+        self, dataset: PartDataset, use_object_masks: bool = True, progress: bool = True, indices: Sequence[int] | None = None
+    ) -> list[dict[str, Any]]:
+        """COCO results (RLE masks) for every image of `dataset`, or for the images at `indices`."""
         class_names = getattr(self.model, "description", {}).get("part_classes")
+        chosen = list(range(len(dataset))) if indices is None else list(indices)
         results: list[dict[str, Any]] = []
-        for indices in tqdm(list(chunks(len(dataset), self.config["batch_size"])), desc="predict", unit="batch", disable=not progress):
-            images = [dataset.read_image(i) for i in indices]
-            objects = [dataset.object_mask(i) if use_object_masks else None for i in indices]
-            for index, parts in zip(indices, self.predict_batch(images, objects), strict=True):
+        batches = [[chosen[i] for i in positions] for positions in chunks(len(chosen), self.config["batch_size"])]
+        for batch in tqdm(batches, desc="predict", unit="batch", disable=not progress):
+            images = [dataset.read_image(i) for i in batch]
+            objects = [dataset.object_mask(i) if use_object_masks else None for i in batch]
+            for index, parts in zip(batch, self.predict_batch(images, objects), strict=True):
                 image_id = dataset.images[index]["id"]
                 for part in parts:
                     result = {"image_id": image_id, "category_id": 1, "segmentation": mask_io.encode(part.mask), "score": part.score}
