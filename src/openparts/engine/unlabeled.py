@@ -64,7 +64,7 @@ def generate_pseudo_labels(
     # strictly above the threshold in the scores' float32: the predictor keeps scores >= its
     # threshold, and draws the part map over exactly the parts it keeps
     above = float(np.nextafter(np.float32(score_threshold), np.float32(np.inf)))
-    predictor = Predictor(model, {**predict_config, "score_threshold": above, "partition": part_map}, device)
+    predictor = Predictor(model, {**predict_config, "score_threshold": above, "partition": part_map, "split_min_fraction": None}, device)
     names = list(getattr(model, "description", {}).get("part_classes", ["part"]))  # a class-aware model's labels
     extra = {"pseudo_labels": {"score_threshold": score_threshold, "masks": masks, "from": str(Path(unlabeled))}}
     with DatasetWriter(out_dir, source=dataset.source, labeled=True, overwrite=overwrite, extra_info=extra) as writer:

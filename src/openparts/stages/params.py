@@ -25,9 +25,10 @@ KNOWN = {
 }  # fmt: skip
 STAGE_GROUPS = ("object_masks", "train", "pseudo_labels", "cluster_features", "finetune", "evaluate")
 # Prediction settings that shape only evaluated predictions: the unlabeled-data stages take the
-# score threshold and the part map from finetune.pseudo_label_score and pseudo_label_masks, so
-# these rerun evaluate alone. Every other `predict` key reaches pseudo labels, a key added later included.
-EVALUATION_ONLY_PREDICT = ("score_threshold", "partition")
+# score threshold and the part map from finetune.pseudo_label_score and pseudo_label_masks, and
+# never split parts (the paper's pseudo labels are the base model's parts), so these rerun
+# evaluate alone. Every other `predict` key reaches pseudo labels, a key added later included.
+EVALUATION_ONLY_PREDICT = ("score_threshold", "partition", "split_min_fraction")
 PSEUDO_LABEL_PREDICT = tuple(f"predict.{key}" for key in PRESETS["cpu"]["predict"] if key not in EVALUATION_ONLY_PREDICT)
 FEATURE_PREDICT = ("predict.shortest_edge", "predict.max_size", "predict.batch_size")
 # The configuration each stage reads (sections, or single keys as section.key). A stage is handed
