@@ -23,6 +23,14 @@ def test_pseudo_labels_keep_parts_above_the_threshold_with_their_scores(base: di
     assert PartDataset.open(strict).info["skipped"] == {"image without parts": 4}
 
 
+def test_pseudo_labels_are_the_base_models_parts_even_when_evaluation_splits_them(base: dict[str, Path], tmp_path: Path) -> None:
+    model = load_model(base["model"])
+    config = resolve("tiny")["predict"]
+    whole = generate_pseudo_labels(model, base["unlabeled"], tmp_path / "whole", config, score_threshold=0.0)
+    split = generate_pseudo_labels(model, base["unlabeled"], tmp_path / "split", {**config, "split_min_fraction": 0.0}, score_threshold=0.0)
+    assert PartDataset.open(split).annotations == PartDataset.open(whole).annotations
+
+
 def test_pseudo_parts_are_label_maps_inside_the_object(base: dict[str, Path], tmp_path: Path) -> None:
     out = cluster_features(load_model(base["model"]), base["unlabeled"], tmp_path / "pp", resolve("tiny")["predict"], k=3)
     dataset = PartDataset.open(base["unlabeled"])

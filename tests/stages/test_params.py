@@ -37,7 +37,7 @@ def test_each_stage_gets_only_the_configuration_it_reads() -> None:
     assert set(stage_config(config, "train")) == {"model", "train"}
     pseudo_labels = stage_config(config, "pseudo_labels")
     assert pseudo_labels["finetune"] == {"pseudo_label_score": 0.1, "pseudo_label_masks": "instances"}
-    assert set(pseudo_labels["predict"]) == set(config["predict"]) - {"partition", "score_threshold"}
+    assert set(pseudo_labels["predict"]) == set(config["predict"]) - {"partition", "score_threshold", "split_min_fraction"}
     assert set(stage_config(config, "cluster_features")["predict"]) == {"shortest_edge", "max_size", "batch_size"}
     assert stage_config(config, "object_masks") == {}
     for stage in READS:  # a slice is its own slice: the manifest check narrows what it is given
@@ -62,7 +62,7 @@ def test_stage_configs_change_only_for_the_stages_a_setting_reaches(tmp_path: Pa
     assert {stage for stage in before if before[stage] != after[stage]} == {"pseudo_labels", "finetune"}
     after = written("train.iterations: 4")
     assert {stage for stage in before if before[stage] != after[stage]} == {"train", "finetune"}  # finetune trains with `train` too
-    after = written("train.iterations: 3, predict.partition: false, predict.score_threshold: 0.2")
+    after = written("train.iterations: 3, predict.partition: false, predict.score_threshold: 0.2, predict.split_min_fraction: 0.1")
     assert {stage for stage in before if before[stage] != after[stage]} == {"evaluate"}  # the part map is evaluation's alone
     after = written("train.iterations: 3, predict.shortest_edge: 320")
     assert {stage for stage in before if before[stage] != after[stage]} == {"pseudo_labels", "cluster_features", "finetune", "evaluate"}
