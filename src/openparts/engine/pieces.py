@@ -35,7 +35,10 @@ def check_min_fraction(value: Any) -> float | None:
 def split_part(mask: np.ndarray, segment: np.ndarray | None, min_fraction: float) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """(mask, segment) of each piece, the largest first; the part itself when it is whole."""
     region = mask if segment is None else segment
-    labels, count = ndimage.label(region, structure=_EIGHT_CONNECTED)
+    if not region.any():
+        return [(mask, segment)]
+    rows, columns = _bounding_box(mask | region)  # all the work happens inside it
+    labels, count = ndimage.label(region[rows, columns], structure=_EIGHT_CONNECTED)
     if count <= 1:
         return [(mask, segment)]
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
@@ -45,12 +48,10 @@ def split_part(mask: np.ndarray, segment: np.ndarray | None, min_fraction: float
         return [(mask, segment)]
     piece_of_label = np.zeros(count + 1, dtype=np.int64)  # background and small pieces: the largest (0)
     piece_of_label[large] = np.arange(len(large))
-    rows, columns = _bounding_box(mask | region)
-    window = labels[rows, columns]
     # each pixel of the window takes the label of its nearest region pixel (its own inside the region)
-    _, (near_rows, near_columns) = ndimage.distance_transform_edt(window == 0, return_indices=True)
+    _, (near_rows, near_columns) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
     nearest = np.full(mask.shape, -1, dtype=np.int64)
-    nearest[rows, columns] = piece_of_label[window[near_rows, near_columns]]
+    nearest[rows, columns] = piece_of_label[labels[near_rows, near_columns]]
     pieces = []
     for number in range(len(large)):
         own = nearest == number
