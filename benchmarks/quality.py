@@ -224,6 +224,7 @@ class Scorer:
         self.datasets = {name: PartDataset.open(path) for name, path in paths.items() if name.startswith(SETS)}
         self.hashes = {name: content_hash(path) for name, path in paths.items() if name.startswith(SETS)}
         self.code = evaluation_code()
+        # keyed (model, set, masks, post_aware, split fraction or None), as are their scores
         self.predictions: dict[tuple, list[dict[str, Any]]] = {}
         self.cache: dict[tuple, dict[str, float]] = {}
         self.baseline_file = work / "baselines.json"
@@ -232,7 +233,7 @@ class Scorer:
         self.baseline_folder = work / "baseline_predictions"
 
     def model(self, model, model_name: str, set_name: str, masks: str, post_aware: bool = True) -> dict[str, float]:
-        key = (model_name, set_name, masks, post_aware)
+        key = (model_name, set_name, masks, post_aware, None)
         if key not in self.cache:
             given = self.datasets[set_name if masks == "perfect" else f"{set_name}-salient"]
             predictor = Predictor(model, {**self.predict_config, "post_aware": post_aware})
@@ -277,14 +278,13 @@ class Scorer:
         at its gaps (`predict.split_min_fraction`), as the predictor would give them."""
         key = (model_name, set_name, masks, True, fraction)
         if key not in self.cache:
-            self.predictions[key] = split_results(self.predictions[(model_name, set_name, masks, True)], fraction)
+            self.predictions[key] = split_results(self.predictions[(model_name, set_name, masks, True, None)], fraction)
             self.cache[key] = score_predictions(self.datasets[set_name], self.predictions[key])
         return self.cache[key]
 
     def segments(self, model_name: str, set_name: str, masks: str, fraction: float | None = None) -> dict[int, int]:
         """The model's segments per image inside the object, as `segments_per_object` counts them."""
-        key = (model_name, set_name, masks, True) if fraction is None else (model_name, set_name, masks, True, fraction)
-        return segments_per_image(self.datasets[set_name], self.predictions[key])
+        return segments_per_image(self.datasets[set_name], self.predictions[(model_name, set_name, masks, True, fraction)])
 
     def split_fraction(self, model, dev: PartDataset) -> tuple[float | None, dict[str, float]]:
         """`predict.split_min_fraction` with the best AP on the dev images, as the baselines'
@@ -371,7 +371,7 @@ def evaluate(paths: dict[str, Path], models: dict[str, Path], preset: str, work:
                 }
         perfect, imperfect = scorer.datasets[set_name], scorer.datasets[f"{set_name}-salient"]
         # the base model's pre+post rows are its main-table predictions
-        known = {f"pre+post-{masks}": scorer.predictions[("base", set_name, masks, True)] for masks in ("imperfect", "perfect")}
+        known = {f"pre+post-{masks}": scorer.predictions[("base", set_name, masks, True, None)] for masks in ("imperfect", "perfect")}
         ablation_models = [loaded[name] for name in ("base-3ch", "base") if name in loaded]
         results["ablation"][set_name] = object_awareness(ablation_models, perfect, imperfect, predict_config, known=known)
     return results

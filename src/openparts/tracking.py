@@ -134,7 +134,7 @@ def _signals_held() -> Iterator[None]:
         _holding = False
         signum, _deferred_signal = _deferred_signal, None
         if signum is not None:
-            raise KeyboardInterrupt(f"signal {signum}")
+            _terminate(signum, None)
 
 
 @contextlib.contextmanager
