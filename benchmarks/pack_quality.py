@@ -1,19 +1,22 @@
 """A bench-quality work folder packed for a GPU machine that has neither ../shared/data nor room
 for all of it (`benchmarks/gpu_checks.sh` unpacks it there).
 
-    python -m benchmarks.pack_quality --work outputs/quality --out .devdata/quality.tar.gz --limit-mib 62
+    python -m benchmarks.pack_quality --work outputs/quality --out .devdata/quality.tar.gz
 
 Packs what `benchmarks/quality.py` needs to train and score without making anything from
 ../shared/data: car-parts train, the evaluation sets with both mask kinds, the baselines' kept
 parameters, scores and segments, and as many of CCP's images, from its first, as fit under the
-limit. A lent machine takes at most 64 MiB of carried files per call, wheels included, and the
-segments are what spare it minutes of SLIC, Felzenszwalb and NCut on its CPU.
+limit. A lent machine takes at most 64 MiB per call: the repository's files git does not ignore, the wheels
+and this tar together, so the default limit is what the first two leave (a fixed 62 MiB stopped
+fitting as the repository grew). The segments spare it minutes of SLIC, Felzenszwalb and NCut on
+its CPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -26,6 +29,8 @@ from openparts.data.subset import write_subset
 log = logging.getLogger("benchmarks.pack_quality")
 KEPT = ("data/carparts/train", "data/eval", "baselines.json", "baseline_predictions")  # packed whole
 CCP = "data/ccp"
+TRANSFER_LIMIT = 64 * 2**20  # what a lent machine takes per call
+MARGIN = 2**19  # for files added or grown after packing
 
 
 def pack(work: Path, out: Path, limit_bytes: int) -> int:
@@ -58,6 +63,16 @@ def pack(work: Path, out: Path, limit_bytes: int) -> int:
     return count
 
 
+def room_left(repo: Path, wheels: Path) -> int:
+    """Bytes the tar may take: the transfer limit less what travels beside it (the repository's
+    files that git does not ignore, and the wheels), less a margin."""
+    command = ["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    listed = subprocess.run(command, check=True, capture_output=True).stdout
+    tracked = sum((repo / name).stat().st_size for name in listed.decode().split("\0") if name and (repo / name).is_file())
+    carried = sum(path.stat().st_size for path in wheels.glob("*.whl")) if wheels.is_dir() else 0
+    return TRANSFER_LIMIT - tracked - carried - MARGIN
+
+
 def _write_tar(path: Path, work: Path, ccp: Path | None) -> None:
     with tarfile.open(path, "w:gz", compresslevel=6) as tar:  # the JSON (annotations, kept segments) shrinks several times
         for name in KEPT:
@@ -70,10 +85,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True, help="a work folder benchmarks/quality.py has evaluated in")
     parser.add_argument("--out", type=Path, default=Path(".devdata/quality.tar.gz"))
-    parser.add_argument("--limit-mib", type=float, default=62.0, help="the tar's largest size (default: %(default)s)")
+    parser.add_argument("--wheels", type=Path, default=Path(".whl"), help="the wheels that travel beside it (default: %(default)s)")
+    parser.add_argument("--limit-mib", type=float, help="the tar's largest size (default: 64 MiB less the repository and the wheels)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    pack(args.work, args.out, int(args.limit_mib * 2**20))
+    limit = int(args.limit_mib * 2**20) if args.limit_mib is not None else room_left(Path.cwd(), args.wheels)
+    pack(args.work, args.out, limit)
     return 0
 
 

@@ -1,10 +1,11 @@
 import json
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from benchmarks.pack_quality import pack
+from benchmarks.pack_quality import MARGIN, TRANSFER_LIMIT, pack, room_left
 from openparts.data import synth
 from openparts.data.dataset import PartDataset
 
@@ -58,3 +59,20 @@ def test_a_limit_the_sets_alone_exceed_is_refused_and_writes_nothing(work: Path,
     with pytest.raises(SystemExit, match=r"MiB without CCP, over the limit"):
         pack(work, tmp_path / "out.tar.gz", 2**10)
     assert (tmp_path / "out.tar.gz").read_bytes() == b"an earlier pack"
+
+
+def test_the_default_limit_leaves_room_for_what_travels_beside_the_tar(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("/outputs/\n/.whl/\n")  # 17 bytes, untracked but not ignored: it travels
+    (repo / "tracked.py").write_bytes(b"x" * 3000)
+    (repo / "notes.md").write_bytes(b"n" * 700)  # untracked, not ignored: travels
+    (repo / "outputs").mkdir()
+    (repo / "outputs" / "big.bin").write_bytes(b"y" * 10**6)  # ignored: stays behind
+    subprocess.run(["git", "-C", str(repo), "add", "tracked.py"], check=True)
+    wheels = repo / ".whl"
+    wheels.mkdir()
+    (wheels / "a-1.0-py3-none-any.whl").write_bytes(b"z" * 5000)
+    assert room_left(repo, wheels) == TRANSFER_LIMIT - 17 - 3000 - 700 - 5000 - MARGIN
+    assert room_left(repo, tmp_path / "no-wheels") == TRANSFER_LIMIT - 17 - 3000 - 700 - MARGIN
