@@ -6,10 +6,10 @@ for all of it (`benchmarks/gpu_checks.sh` unpacks it there).
 Packs what `benchmarks/quality.py` needs to train and score without making anything from
 ../shared/data: car-parts train, the evaluation sets with both mask kinds, the baselines' kept
 parameters, scores and segments, and as many of CCP's images, from its first, as fit under the
-limit. A lent machine takes at most 64 MiB per call: the repository's files git does not ignore, the wheels
-and this tar together, so the default limit is what the first two leave (a fixed 62 MiB stopped
-fitting as the repository grew). The segments spare it minutes of SLIC, Felzenszwalb and NCut on
-its CPU.
+limit. A lent machine takes at most 64 MiB per call: the repository's files that git does not
+ignore, the wheels and this tar together, so the default limit is what the first two leave (a
+fixed 62 MiB stopped fitting as the repository grew). The segments spare it minutes of SLIC,
+Felzenszwalb and NCut on its CPU.
 """
 
 from __future__ import annotations
@@ -68,9 +68,9 @@ def room_left(repo: Path, wheels: Path) -> int:
     files that git does not ignore, and the wheels), less a margin."""
     command = ["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
     listed = subprocess.run(command, check=True, capture_output=True).stdout
-    tracked = sum((repo / name).stat().st_size for name in listed.decode().split("\0") if name and (repo / name).is_file())
+    travelling = sum((repo / name).stat().st_size for name in listed.decode().split("\0") if name and (repo / name).is_file())
     carried = sum(path.stat().st_size for path in wheels.glob("*.whl")) if wheels.is_dir() else 0
-    return TRANSFER_LIMIT - tracked - carried - MARGIN
+    return TRANSFER_LIMIT - travelling - carried - MARGIN
 
 
 def _write_tar(path: Path, work: Path, ccp: Path | None) -> None:
