@@ -29,6 +29,7 @@ from openparts.data.subset import write_subset
 log = logging.getLogger("benchmarks.pack_quality")
 KEPT = ("data/carparts/train", "data/eval", "baselines.json", "baseline_predictions")  # packed whole
 CCP = "data/ccp"
+REPO = Path(__file__).resolve().parents[1]  # what travels to the lent machine, whatever the working directory
 TRANSFER_LIMIT = 64 * 2**20  # what a lent machine takes per call
 MARGIN = 2**19  # for files added or grown after packing
 
@@ -84,12 +85,12 @@ def _write_tar(path: Path, work: Path, ccp: Path | None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True, help="a work folder benchmarks/quality.py has evaluated in")
-    parser.add_argument("--out", type=Path, default=Path(".devdata/quality.tar.gz"))
-    parser.add_argument("--wheels", type=Path, default=Path(".whl"), help="the wheels that travel beside it (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=REPO / ".devdata" / "quality.tar.gz", help="(default: where gpu_checks.sh reads it)")
+    parser.add_argument("--wheels", type=Path, default=REPO / ".whl", help="wheels that travel beside it (default: the repo's .whl)")
     parser.add_argument("--limit-mib", type=float, help="the tar's largest size (default: 64 MiB less the repository and the wheels)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    limit = int(args.limit_mib * 2**20) if args.limit_mib is not None else room_left(Path.cwd(), args.wheels)
+    limit = int(args.limit_mib * 2**20) if args.limit_mib is not None else room_left(REPO, args.wheels)
     pack(args.work, args.out, limit)
     return 0
 

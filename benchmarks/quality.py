@@ -18,10 +18,10 @@ with SS+ST on the evaluation images without their labels (salient masks), as the
 Table 3 fine-tunes on PartImageNet val; `--finetune-modes st ss ss+st` adds that table's
 self-training-only and self-supervised-only fine-tunings beside it. Baseline parameters are
 tuned on 20 car-parts train images, and so is OPS's `predict.split_min_fraction` (its parts cut
-at their gaps), whose row stands beside OPS's own when it beats off there. Models are made by the pipeline's own stages (object
-masks, train, pseudo labels, feature clustering, fine-tuning), each output under --work/stages
-with its manifest: a rerun keeps what is current (same params, same inputs' content), resumes
-a killed training and redoes what changed.
+at their gaps), whose row stands beside OPS's own when it beats off there. Models are made by
+the pipeline's own stages (object masks, train, pseudo labels, feature clustering, fine-tuning),
+each output under --work/stages with its manifest: a rerun keeps what is current (same params,
+same inputs' content), resumes a killed training and redoes what changed.
 Writes benchmarks/results/quality.md and quality.json with versions and hardware.
 """
 

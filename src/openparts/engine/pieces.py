@@ -43,7 +43,8 @@ def split_part(mask: np.ndarray, segment: np.ndarray | None, min_fraction: float
         return [(mask, segment)]
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     order = np.argsort(-areas, kind="stable")
-    large = [int(label) + 1 for label in order if areas[label] >= min_fraction * areas.sum()]
+    smallest = min_fraction * areas.sum()
+    large = [int(label) + 1 for label in order if areas[label] >= smallest]
     if len(large) <= 1:
         return [(mask, segment)]
     piece_of_label = np.zeros(count + 1, dtype=np.int64)  # background and small pieces: the largest (0)
