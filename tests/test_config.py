@@ -1,6 +1,6 @@
 import pytest
 
-from openparts.config import PRESETS, ConfigError, flat_keys, resolve
+from openparts.config import PRESETS, ConfigError, check, flat_keys, resolve
 
 
 def test_presets_share_the_official_loss_weights() -> None:
@@ -58,3 +58,53 @@ def test_wrong_type_and_malformed_override_are_rejected() -> None:
 def test_every_preset_has_the_same_keys() -> None:
     keys = {name: set(flat_keys(config)) for name, config in PRESETS.items()}
     assert keys["tiny"] == keys["cpu"] == keys["paper"]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.batch_size=0", "train.batch_size must be at least 1, got 0"),
+        ("train.learning_rate=0", "train.learning_rate must be above 0"),
+        ("predict.score_threshold=1.5", "predict.score_threshold must be a number from 0 to 1, got 1.5"),
+        ("finetune.pseudo_label_score=-0.1", "finetune.pseudo_label_score must be a number from 0 to 1"),
+        ("finetune.mode=both", "finetune.mode must be one of ss, st, ss\\+st, got 'both'"),
+        ("predict.precision=fp16", "predict.precision must be one of auto, fp32, bf16"),
+        ("model.backbone.layer_type=dense", "model.backbone.layer_type must be one of basic, bottleneck"),
+        ("model.backbone.depths=[2, 2, 2]", "model.backbone.depths must list 4 whole numbers"),
+        ("model.backbone.hidden_sizes=[64, 128, 0, 512]", "model.backbone.hidden_sizes must list 4 whole numbers"),
+        ("model.backbone.pretrained=''", "model.backbone.pretrained must be null or a name or path"),
+        ("train.scale_range=[1.5, 0.5]", "train.scale_range must be \\[smallest, largest\\] scale"),
+        ("train.lr_decay_at=[0.9, 0.5]", "train.lr_decay_at must list shares of training"),
+        ("train.lr_decay_at=[0.5, 1.2]", "train.lr_decay_at must list shares of training"),
+        ("predict.split_min_fraction='0.1'", "predict.split_min_fraction must be null \\(off\\) or a number from 0 to 1"),
+        ("finetune.rounds=0", "finetune.rounds must be at least 1"),
+        ("model.num_attention_heads=3", "model.num_attention_heads 3 must divide model.hidden_dim 256"),
+    ],
+)
+def test_values_outside_their_range_are_refused_with_the_key_named(override: str, message: str) -> None:
+    """A wrong value must stop the run where the configuration is read, not in the stage that uses it."""
+    with pytest.raises(ConfigError, match=message):
+        resolve("cpu", [override])
+
+
+def test_values_at_the_edges_of_their_ranges_are_kept() -> None:
+    config = resolve(
+        "cpu",
+        [
+            "finetune.iterations=0",  # Tables 1 and 2: the base model unchanged
+            "predict.split_min_fraction=0",
+            "predict.score_threshold=1",
+            "train.lr_decay_at=[]",
+            "train.threads=0",
+            "model.backbone.pretrained=weights/resnet18.pt",
+        ],
+    )
+    assert config["finetune"]["iterations"] == 0 and config["predict"]["split_min_fraction"] == 0
+    assert config["train"]["lr_decay_at"] == [] and config["model"]["backbone"]["pretrained"] == "weights/resnet18.pt"
+
+
+def test_check_refuses_a_bad_value_from_a_hand_made_mapping() -> None:
+    assert check("finetune.k", 10) == 10
+    assert check("train.seed", -3) == -3  # no rule: any whole number seeds
+    with pytest.raises(ConfigError, match="finetune.k must be at least 1, got 0"):
+        check("finetune.k", 0)

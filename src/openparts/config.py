@@ -21,7 +21,8 @@ online clustering, K = 10, pseudo-label score 0.1, tau_c = tau_a = 1, lambda_c =
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import yaml
@@ -106,6 +107,11 @@ _CPU: dict[str, Any] = {
     },
 }
 
+# The choices of the settings that name one; `validate` refuses any other.
+LAYER_TYPES = ("basic", "bottleneck")  # model.backbone.layer_type: ResNet-18/34 blocks or ResNet-50's
+PRECISIONS = ("auto", "fp32", "bf16")  # predict.precision
+MODES = ("ss", "st", "ss+st")  # finetune.mode (Tables 3 and 4)
+CLUSTERING = ("offline", "online")  # finetune.clustering
 PSEUDO_LABEL_MASKS = ("instances", "part_map")  # finetune.pseudo_label_masks
 
 _CPU["finetune"] = {
@@ -251,8 +257,144 @@ def apply_overrides(config: dict[str, Any], overrides: Iterable[str] | Mapping[s
     return result
 
 
+# What each setting's value may be beyond its type, so that a wrong value stops the run where the
+# configuration is read (`openparts stage-configs`, the pipeline's first step that reads it), not
+# in the stage that uses it an hour of training later. A rule returns what is wrong, or None.
+Rule = Callable[[Any], str | None]
+
+
+def _whole(minimum: int) -> Rule:
+    return lambda value: None if value >= minimum else f"must be at least {minimum}"
+
+
+def _number(low: float, high: float = math.inf, *, low_included: bool = True) -> Rule:
+    def rule(value: Any) -> str | None:
+        inside = (value >= low if low_included else value > low) and value <= high
+        if inside:
+            return None
+        if high == math.inf:
+            return f"must be {'at least' if low_included else 'above'} {low:g}"
+        return f"must be a number from {low:g} to {high:g}"
+
+    return rule
+
+
+def _one_of(choices: tuple[str, ...]) -> Rule:
+    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
+
+
+def _fraction_or_off(value: Any) -> str | None:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return None if value is None or (number and 0 <= value <= 1) else "must be null (off) or a number from 0 to 1"
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, str) and value) else "must be null or a name or path"
+
+
+def _four_sizes(value: list[Any]) -> str | None:
+    whole = all(isinstance(item, int) and not isinstance(item, bool) and item >= 1 for item in value)
+    return None if len(value) == 4 and whole else "must list 4 whole numbers of at least 1, one per ResNet stage"
+
+
+def _scale_range(value: list[Any]) -> str | None:
+    numbers = len(value) == 2 and all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in value)
+    return None if numbers and 0 < value[0] <= value[1] else "must be [smallest, largest] scale, both above 0"
+
+
+def _decay_points(value: list[Any]) -> str | None:
+    numbers = all(isinstance(item, (int, float)) and not isinstance(item, bool) and 0 < item <= 1 for item in value)
+    return None if numbers and value == sorted(value) else "must list shares of training, each above 0 and at most 1, in rising order"
+
+
+_FRACTION = _number(0.0, 1.0)
+_POSITIVE = _number(0.0, low_included=False)
+_NON_NEGATIVE = _number(0.0)
+RULES: dict[str, Rule] = {
+    "model.backbone.layer_type": _one_of(LAYER_TYPES),
+    "model.backbone.depths": _four_sizes,
+    "model.backbone.hidden_sizes": _four_sizes,
+    "model.backbone.embedding_size": _whole(1),
+    "model.backbone.pretrained": _text_or_none,
+    "model.hidden_dim": _whole(1),
+    "model.mask_feature_size": _whole(1),
+    "model.num_queries": _whole(1),
+    "model.encoder_layers": _whole(1),
+    "model.decoder_layers": _whole(1),
+    "model.num_attention_heads": _whole(1),
+    "model.dim_feedforward": _whole(1),
+    "model.encoder_feedforward_dim": _whole(1),
+    "model.class_weight": _NON_NEGATIVE,
+    "model.mask_weight": _NON_NEGATIVE,
+    "model.dice_weight": _NON_NEGATIVE,
+    "model.no_object_weight": _NON_NEGATIVE,
+    "model.train_num_points": _whole(1),
+    "model.oversample_ratio": _number(1.0),
+    "model.importance_sample_ratio": _FRACTION,
+    "train.crop_size": _whole(32),
+    "train.scale_range": _scale_range,
+    "train.batch_size": _whole(1),
+    "train.iterations": _whole(0),
+    "train.max_minutes": _NON_NEGATIVE,
+    "train.learning_rate": _POSITIVE,
+    "train.backbone_lr_multiplier": _NON_NEGATIVE,
+    "train.weight_decay": _NON_NEGATIVE,
+    "train.warmup_iterations": _whole(0),
+    "train.lr_decay_at": _decay_points,
+    "train.lr_decay_factor": _number(0.0, 1.0, low_included=False),
+    "train.clip_gradient_norm": _NON_NEGATIVE,
+    "train.checkpoint_every": _whole(1),
+    "train.keep_checkpoints": _whole(1),
+    "train.log_every": _whole(1),
+    "train.num_workers": _whole(0),
+    "train.threads": _whole(0),
+    "predict.shortest_edge": _whole(32),
+    "predict.max_size": _whole(32),
+    "predict.batch_size": _whole(1),
+    "predict.cpu_batch_pixels": _whole(0),
+    "predict.top_k": _whole(1),
+    "predict.score_threshold": _FRACTION,
+    "predict.post_aware_min_area": _whole(0),
+    "predict.post_aware_min_kept_fraction": _FRACTION,
+    "predict.precision": _one_of(PRECISIONS),
+    "predict.split_min_fraction": _fraction_or_off,
+    "finetune.mode": _one_of(MODES),
+    "finetune.clustering": _one_of(CLUSTERING),
+    "finetune.k": _whole(1),
+    "finetune.pseudo_label_score": _FRACTION,
+    "finetune.pseudo_label_masks": _one_of(PSEUDO_LABEL_MASKS),
+    "finetune.learning_rate": _POSITIVE,
+    "finetune.iterations": _whole(0),  # 0: the base model unchanged (Tables 1 and 2)
+    "finetune.warmup_iterations": _whole(0),
+    "finetune.tau_contrast": _POSITIVE,
+    "finetune.tau_affinity": _POSITIVE,
+    "finetune.lambda_contrast": _NON_NEGATIVE,
+    "finetune.lambda_affinity": _NON_NEGATIVE,
+    "finetune.rounds": _whole(1),
+}
+
+
+def check(key: str, value: Any) -> Any:
+    """`value` if it is valid for `key` (see RULES), else a ConfigError naming both; for the code
+    that takes a setting from a hand-made mapping rather than from `resolve`."""
+    problem = RULES[key](value) if key in RULES else None
+    if problem:
+        raise ConfigError(f"{key} {problem}, got {value!r}")
+    return value
+
+
+def validate(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` when every value follows RULES and the settings fit together, else a ConfigError."""
+    for key, value in flat_keys(config).items():
+        check(key, value)
+    model = config["model"]
+    if model["hidden_dim"] % model["num_attention_heads"]:
+        raise ConfigError(f"model.num_attention_heads {model['num_attention_heads']} must divide model.hidden_dim {model['hidden_dim']}")
+    return config
+
+
 def resolve(preset_name: str, overrides: Iterable[str] | Mapping[str, Any] = ()) -> dict[str, Any]:
-    """The configuration of a run: a preset with overrides applied, plus the preset's name."""
-    config = apply_overrides(preset(preset_name), overrides)
+    """The configuration of a run: a preset with overrides applied and validated, plus the preset's name."""
+    config = validate(apply_overrides(preset(preset_name), overrides))
     config["preset"] = preset_name
     return config

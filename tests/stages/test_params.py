@@ -66,3 +66,17 @@ def test_stage_configs_change_only_for_the_stages_a_setting_reaches(tmp_path: Pa
     assert {stage for stage in before if before[stage] != after[stage]} == {"evaluate"}  # the part map is evaluation's alone
     after = written("train.iterations: 3, predict.shortest_edge: 320")
     assert {stage for stage in before if before[stage] != after[stage]} == {"pseudo_labels", "cluster_features", "finetune", "evaluate"}
+
+
+def test_a_bad_value_in_params_yaml_names_the_file_and_writes_no_stage_config(tmp_path: Path, caplog) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("preset: tiny\noverrides: {train.iterations: 3}\n")
+    configs = tmp_path / "configs"
+    assert main(["stage-configs", "--params", str(params), "--out", str(configs)]) == 0
+    before = {path.name: path.read_text() for path in configs.iterdir()}
+    params.write_text("preset: tiny\noverrides: {train.iterations: 3, finetune.pseudo_label_score: 2}\n")
+    with pytest.raises(ConfigError, match=rf"{params}: finetune.pseudo_label_score must be a number from 0 to 1, got 2"):
+        stage_params(params, "finetune")
+    assert main(["stage-configs", "--params", str(params), "--out", str(configs)]) == 1
+    assert "finetune.pseudo_label_score" in caplog.text
+    assert {path.name: path.read_text() for path in configs.iterdir()} == before  # the last good ones stay

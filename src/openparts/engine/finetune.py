@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from openparts.config import check
 from openparts.data.torch_dataset import PartSegmentationDataset
 from openparts.data.transforms import train_transforms
 from openparts.engine.callbacks import TrainingCallback
@@ -30,18 +31,13 @@ from openparts.model import load_model
 
 log = logging.getLogger(__name__)
 
-MODES = ("ss", "st", "ss+st")
-CLUSTERING = ("offline", "online")
-
 
 def finetune_config(config: dict[str, Any]) -> dict[str, Any]:
     """The training configuration of a fine-tuning run: `train` with `finetune`'s lr and length."""
     tuned = copy.deepcopy(config)
     section = tuned["finetune"]
-    if section["mode"] not in MODES:
-        raise ValueError(f"finetune.mode must be one of {', '.join(MODES)}, got {section['mode']!r}")
-    if section["clustering"] not in CLUSTERING:
-        raise ValueError(f"finetune.clustering must be one of {', '.join(CLUSTERING)}, got {section['clustering']!r}")
+    check("finetune.mode", section["mode"])
+    check("finetune.clustering", section["clustering"])
     tuned["train"].update(
         learning_rate=section["learning_rate"], iterations=section["iterations"], warmup_iterations=section["warmup_iterations"]
     )

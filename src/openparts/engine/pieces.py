@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from openparts.config import check
 from openparts.data import masks as mask_io
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -25,11 +26,8 @@ _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 def check_min_fraction(value: Any) -> float | None:
     """The setting as a number, or None (off); anything else is refused with its key named."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f"predict.split_min_fraction must be null (off) or a number from 0 to 1, got {value!r}")
-    return float(value)
+    check("predict.split_min_fraction", value)
+    return None if value is None else float(value)
 
 
 def split_part(mask: np.ndarray, segment: np.ndarray | None, min_fraction: float) -> list[tuple[np.ndarray, np.ndarray | None]]:

@@ -38,6 +38,7 @@ import torch
 from torch.nn import functional
 from tqdm import tqdm
 
+from openparts.config import check
 from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset
 from openparts.engine.pieces import check_min_fraction, split_part
@@ -199,9 +200,6 @@ def upsample_parts(
     return UpsampledParts(stacked, numbers, owners)
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
-
-
 def native_bf16(device: torch.device) -> bool:
     """Whether `device` computes bf16 in hardware; elsewhere it is emulated, and slow (50x on AVX2 CPUs)."""
     if device.type == "cuda":
@@ -211,8 +209,7 @@ def native_bf16(device: torch.device) -> bool:
 
 def inference_dtype(device: torch.device, precision: str) -> torch.dtype:
     """The autocast dtype of prediction: `auto` takes bf16 only where it is native."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"predict.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    check("predict.precision", precision)
     if precision == "fp32" or (precision == "auto" and not native_bf16(device)):
         return torch.float32
     if not native_bf16(device):

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from openparts import atomic
 from openparts.clustering import pseudo_part_labels
-from openparts.config import PSEUDO_LABEL_MASKS
+from openparts.config import check
 from openparts.data import pseudo_parts as pseudo_io
 from openparts.data.dataset import DatasetWriter, Part, PartDataset
 from openparts.data.errors import DataError
@@ -56,8 +56,7 @@ def generate_pseudo_labels(
     segment of the part map over the parts above the threshold instead: disjoint, like the
     labeled sets. A part left with no pixel of the map is dropped.
     """
-    if masks not in PSEUDO_LABEL_MASKS:
-        raise ValueError(f"finetune.pseudo_label_masks must be one of {', '.join(PSEUDO_LABEL_MASKS)}, got {masks!r}")
+    check("finetune.pseudo_label_masks", masks)
     dataset = PartDataset.open(unlabeled)
     _require_images(dataset, model.in_channels == 4)
     part_map = masks == "part_map"

@@ -69,7 +69,10 @@ def resolved_config(path: str | os.PathLike[str], payload: dict[str, Any]) -> di
     overrides = payload.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise ConfigError(f"{path}: overrides must be a mapping of configuration keys to values")
-    return resolve(payload.get("preset", "cpu"), {str(k): v for k, v in overrides.items()})
+    try:
+        return resolve(payload.get("preset", "cpu"), {str(k): v for k, v in overrides.items()})
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
 
 
 def experiment_group(path: str | os.PathLike[str], payload: dict[str, Any]) -> dict[str, str]:
