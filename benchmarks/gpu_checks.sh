@@ -12,7 +12,7 @@
 #   .devdata/quality.tar.gz  a bench-quality work folder, `python -m benchmarks.pack_quality --work W`:
 #                            data/carparts/train, data/ccp (its first images, as many as fit: the
 #                            transfer to the GPU machine is capped at 64 MiB), data/eval/*, and the
-#                            baselines.json and baseline_predictions/ of an earlier run (baseline
+#                            baselines.json and baseline_store/ of an earlier run (baseline
 #                            scores and segments are keyed by the evaluation sets' content and reused;
 #                            without the segments, every set is segmented again on the CPU for the
 #                            @matched rows, which did not fit a 10-minute call)

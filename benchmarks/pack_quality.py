@@ -27,7 +27,7 @@ from openparts.data.dataset import PartDataset
 from openparts.data.subset import write_subset
 
 log = logging.getLogger("benchmarks.pack_quality")
-KEPT = ("data/carparts/train", "data/eval", "baselines.json", "baseline_predictions")  # packed whole
+KEPT = ("data/carparts/train", "data/eval", "baselines.json", "baseline_store")  # packed whole
 CCP = "data/ccp"
 REPO = Path(__file__).resolve().parents[1]  # what travels to the lent machine, whatever the working directory
 TRANSFER_LIMIT = 64 * 2**20  # what a lent machine takes per call

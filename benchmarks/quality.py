@@ -50,8 +50,8 @@ from openparts.data.subset import write_subset, write_union
 from openparts.data.synth import generate
 from openparts.engine.pieces import split_results
 from openparts.engine.predict import Predictor
-from openparts.evaluation import baselines
 from openparts.evaluation.ablation import object_awareness
+from openparts.evaluation.baseline_store import BaselineStore
 from openparts.evaluation.instance_ap import evaluate_instances
 from openparts.evaluation.report import keep_top, score_predictions
 from openparts.evaluation.semantic import segments_per_image
@@ -212,25 +212,24 @@ def adapt(
 class Scorer:
     """Predictions and scores, each made once: the tables share many of them.
 
-    Baselines do not depend on any model, so their scores (baselines.json) and their segments
-    (baseline_predictions/) are kept in `--work`, keyed by the datasets' content and the
-    evaluation code: a run with a new model spends its time on the model, not on segmenting the
-    sets again to cut the baselines to the model's segment count (`@matched`; NCut takes minutes
-    per set), and a change to how baselines segment or score makes them anew.
+    Baselines do not depend on any model, so their parameters and segments (the evaluation
+    package's BaselineStore, `baseline_store/`) and their scores (baselines.json) are kept in
+    `--work`, keyed by the datasets' content and the evaluation code: a run with a new model
+    spends its time on the model, not on segmenting the sets again to cut the baselines to the
+    model's segment count (`@matched`; NCut takes minutes per set), and a change to how
+    baselines segment or score makes them anew.
     """
 
     def __init__(self, paths: dict[str, Path], predict_config: dict[str, Any], work: Path) -> None:
         self.paths, self.predict_config = paths, predict_config
         self.datasets = {name: PartDataset.open(path) for name, path in paths.items() if name.startswith(SETS)}
         self.hashes = {name: content_hash(path) for name, path in paths.items() if name.startswith(SETS)}
-        self.code = evaluation_code()
+        self.store = BaselineStore(work / "baseline_store")
         # keyed (model, set, masks, post_aware, split fraction or None), as are their scores
         self.predictions: dict[tuple, list[dict[str, Any]]] = {}
         self.cache: dict[tuple, dict[str, float]] = {}
         self.baseline_file = work / "baselines.json"
         self.baseline_cache: dict[str, Any] = json.loads(self.baseline_file.read_text()) if self.baseline_file.is_file() else {}
-        self.baseline_predictions: dict[Path, list[dict[str, Any]]] = {}
-        self.baseline_folder = work / "baseline_predictions"
 
     def model(self, model, model_name: str, set_name: str, masks: str, post_aware: bool = True) -> dict[str, float]:
         key = (model_name, set_name, masks, post_aware, None)
@@ -248,30 +247,17 @@ class Scorer:
         as many per image as given (the oracle metrics favour more segments: a comparison at the
         model's count shows how much of a gap is segment count)."""
         given_name = set_name if masks == "perfect" else f"{set_name}-salient"
-        identity = [method, params, set_name, masks, self.hashes[given_name], self.hashes[set_name], self.code]
+        identity = [method, params, set_name, masks, self.hashes[given_name], self.hashes[set_name], self.store.code]
         if segments is not None:
             identity.append(hashlib.sha256(json.dumps(sorted(segments.items())).encode()).hexdigest())
         key = json.dumps(identity, sort_keys=True)
         if key not in self.baseline_cache:
-            predictions = self._baseline_predictions(method, params, given_name)
+            predictions = self.store.predictions(self.datasets[given_name], method, params, progress=False)
             if segments is not None:
                 predictions = keep_top(predictions, segments)
             self.baseline_cache[key] = score_predictions(self.datasets[set_name], predictions)
             atomic.write_json(self.baseline_file, self.baseline_cache)
         return self.baseline_cache[key]
-
-    def _baseline_predictions(self, method: str, params: dict[str, Any], given_name: str) -> list[dict[str, Any]]:
-        identity = json.dumps([method, params, self.hashes[given_name], self.code], sort_keys=True)
-        stored = self.baseline_folder / f"{method}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.json"
-        if stored not in self.baseline_predictions:  # the file's name is the key in memory too
-            predictions = _read_predictions(stored)
-            if predictions is None:
-                started = time.perf_counter()
-                predictions = baselines.predict_baseline(self.datasets[given_name], method, params, progress=False)
-                atomic.write_json(stored, predictions, indent=None)
-                log.info("%s on %s: %.1f minutes, kept in %s", method, given_name, (time.perf_counter() - started) / 60, stored)
-            self.baseline_predictions[stored] = predictions
-        return self.baseline_predictions[stored]
 
     def split(self, model_name: str, set_name: str, masks: str, fraction: float | None) -> dict[str, float]:
         """The scores of the model's predictions (scored first by `model`) with each part split
@@ -297,35 +283,7 @@ class Scorer:
         return best, scores
 
     def tuned(self, method: str, dev: PartDataset) -> dict[str, Any]:
-        key = json.dumps(["tuned", method, content_hash(dev.root), DEV_IMAGES, self.code])
-        if key not in self.baseline_cache:
-            self.baseline_cache[key] = baselines.tune(dev, method, list(range(DEV_IMAGES)))[0]
-            atomic.write_json(self.baseline_file, self.baseline_cache)
-        return self.baseline_cache[key]
-
-
-def evaluation_code() -> str:
-    """sha256 of the evaluation package's source: what baselines segment and how scores are counted."""
-    digest = hashlib.sha256()
-    for source in sorted(Path(baselines.__file__).parent.glob("*.py")):
-        digest.update(source.name.encode() + source.read_bytes())
-    return digest.hexdigest()
-
-
-def _read_predictions(path: Path) -> list[dict[str, Any]] | None:
-    """A baseline's kept segments, or None where there are none to trust (absent or unreadable:
-    they are made again)."""
-    if not path.is_file():
-        return None
-    try:
-        predictions = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        log.warning("%s: unreadable (%s); the baseline is run again", path, error)
-        return None
-    if not isinstance(predictions, list):
-        log.warning("%s: not a list of predictions; the baseline is run again", path)
-        return None
-    return predictions
+        return self.store.tuned(dev, method, list(range(DEV_IMAGES)))
 
 
 def evaluate(paths: dict[str, Path], models: dict[str, Path], preset: str, work: Path) -> dict[str, Any]:

@@ -27,7 +27,12 @@ def tiny_params(iterations: int = 2, images: int = 4) -> dict[str, Any]:
     params["overrides"] = {"train.iterations": iterations, "finetune.iterations": iterations}
     sizes = {"train": ("seen", images, 0), "dev": ("seen", 2, 3), "unlabeled": ("unseen", images - 1, 1), "test": ("unseen", images - 1, 2)}
     params["data"]["demo"] = {name: {"split": s, "count": c, "seed": seed, "size": 64} for name, (s, c, seed) in sizes.items()}
-    params["evaluate"] = {"baselines": ["felzenszwalb"], "dev_images": 2, "post_aware": True}
+    params["evaluate"] = {
+        "baselines": ["felzenszwalb"],
+        "dev_images": 2,
+        "post_aware": True,
+        "baseline_store": params["evaluate"]["baseline_store"],
+    }
     return params
 
 

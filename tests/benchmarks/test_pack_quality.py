@@ -18,8 +18,8 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     synth.generate(root / "data" / "eval" / "carparts-test", count=2, seed=2, size=64)
     synth.generate(root / "data" / "ccp", count=12, seed=3, size=64)
     (root / "baselines.json").write_text(json.dumps({"tuned": {"slic": {"n_segments": 8}}}))
-    (root / "baseline_predictions").mkdir()
-    (root / "baseline_predictions" / "ncut-0123.json").write_text("[]")
+    (root / "baseline_store" / "segments").mkdir(parents=True)
+    (root / "baseline_store" / "segments" / "ncut-0123.json").write_text("[]")
     return root
 
 
@@ -38,7 +38,7 @@ def test_ccp_is_cut_to_its_first_images_that_fit_and_the_rest_is_packed_whole(wo
         tar.extractall(tmp_path / "unpacked", filter="data")
     unpacked = tmp_path / "unpacked"
     assert (unpacked / "baselines.json").read_text() == (work / "baselines.json").read_text()
-    assert (unpacked / "baseline_predictions" / "ncut-0123.json").is_file()
+    assert (unpacked / "baseline_store" / "segments" / "ncut-0123.json").is_file()
     assert len(PartDataset.open(unpacked / "data" / "eval" / "carparts-test")) == 2
     cut, source = PartDataset.open(unpacked / "data" / "ccp"), PartDataset.open(work / "data" / "ccp")
     assert len(cut) == count
@@ -49,7 +49,7 @@ def test_a_folder_without_kept_baselines_is_named(work: Path, tmp_path: Path) ->
     partial = tmp_path / "partial"
     partial.mkdir()
     (partial / "data").symlink_to(work / "data")
-    with pytest.raises(SystemExit, match=r"partial: no baselines.json, baseline_predictions; run"):
+    with pytest.raises(SystemExit, match=r"partial: no baselines.json, baseline_store; run"):
         pack(partial, tmp_path / "out.tar.gz", 2**30)
     assert not (tmp_path / "out.tar.gz").exists()
 

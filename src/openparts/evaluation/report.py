@@ -28,7 +28,7 @@ from openparts import atomic
 from openparts.data import masks as mask_io
 from openparts.data.dataset import OBJECT_MASK_SOURCES_FROM_DATA, PartDataset
 from openparts.data.inspect import overlay
-from openparts.evaluation import baselines
+from openparts.evaluation.baseline_store import BaselineStore
 from openparts.evaluation.instance_ap import DEFAULT_BACKEND, evaluate_instances
 from openparts.evaluation.paper import TABLE2, paper_setting, table5_rows
 from openparts.evaluation.semantic import evaluate_semantic, segments_per_image
@@ -184,22 +184,25 @@ def write_report(
     coco_backend: str = DEFAULT_BACKEND,
     others: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
     truth: dict[str, PartDataset] | None = None,
+    store: BaselineStore | None = None,
 ) -> dict[str, float]:
     """Score predictions and baselines on every dataset, write everything, return metrics.
 
     `others`: more methods' predictions ({method: {dataset key: predictions}}, e.g. the base
     model beside the fine-tuned one). `truth`: the dataset a key is scored against when it is
-    not the dataset itself (a copy with predicted object masks is scored inside the real object)."""
+    not the dataset itself (a copy with predicted object masks is scored inside the real object).
+    `store`: where the baselines' parameters and segments are kept from run to run."""
     out = Path(out_dir)
     metrics: dict[str, float] = {}
     sections = []
     tuned = {}
+    store = store or BaselineStore()
     if baseline_methods and dev is None:
         raise ValueError("baselines need a dev dataset to choose their parameters on (never the test data)")
     for method in baseline_methods:
         tuning_set = dev
         indices = list(range(min(dev_images, len(tuning_set))))
-        tuned[method], _ = baselines.tune(tuning_set, method, indices)
+        tuned[method] = store.tuned(tuning_set, method, indices)
         log.info("%s: parameters %s chosen on %s (%d dev images)", method, tuned[method], tuning_set.root, len(indices))
     for dataset in datasets:
         key = dataset_key(dataset)
@@ -213,7 +216,7 @@ def write_report(
                 metrics[f"{key}/{other}/{name}"] = value
         counts = segments_per_image(reference, own)  # as segments_per_object counts them: the part map's
         for method in baseline_methods:
-            result = baselines.predict_baseline(dataset, method, tuned[method])
+            result = store.predictions(dataset, method, tuned[method])
             columns[method] = result
             for name, value in score_predictions(reference, result, coco_backend).items():
                 metrics[f"{key}/{method}/{name}"] = value

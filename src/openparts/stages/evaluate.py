@@ -10,6 +10,7 @@ from openparts import atomic, tracking
 from openparts.data.dataset import PartDataset
 from openparts.engine.predict import Predictor
 from openparts.evaluation.ablation import object_awareness
+from openparts.evaluation.baseline_store import BaselineStore
 from openparts.evaluation.report import dataset_key, write_report
 from openparts.model import load_model
 from openparts.objects import make_masker
@@ -25,7 +26,9 @@ def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
     the object masks it predicts, keyed `<set>-<method>`, against the set's own parts),
     evaluate.ablation (true: the object-awareness rows of Table 2 this model can fill, keyed
     `<set>/ablation/<row>/AP`), evaluate.register ({name, gate}: register the model in MLflow's
-    registry when its gate metric beats the registered version's)."""
+    registry when its gate metric beats the registered version's), evaluate.baseline_store (a
+    folder where the baselines' parameters and segments are kept for the next evaluation: they
+    depend on no model; null: made anew each time)."""
     group = params.get("evaluate", {})
     model = load_model(artifact(inputs["model"], "model"))
     predict_config = {**params["config"]["predict"], "post_aware": bool(group.get("post_aware", False))}
@@ -44,7 +47,16 @@ def run(inputs: dict[str, Path], params: dict[str, Any], out_dir: Path) -> Path:
             others["base"] = {dataset_key(d): base.predict_dataset(d) for d in scored}
         truth = {dataset_key(copies[dataset_key(d)]): d for d in datasets if dataset_key(d) in copies}
         metrics = write_report(
-            staging, scored, predictions, "model", baselines, dev, int(group.get("dev_images", 20)), others=others, truth=truth
+            staging,
+            scored,
+            predictions,
+            "model",
+            baselines,
+            dev,
+            int(group.get("dev_images", 20)),
+            others=others,
+            truth=truth,
+            store=BaselineStore(group.get("baseline_store")),
         )
         if group.get("ablation"):
             for original in datasets:

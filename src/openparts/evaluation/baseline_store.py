@@ -1,0 +1,92 @@
+"""The classical baselines' chosen parameters and segments, kept in a folder across runs.
+
+SLIC, Felzenszwalb and NCut depend on no model, yet each evaluation of a new model (every rerun
+after new unlabeled data lands) would tune them on the dev images and segment every test image
+again, NCut at seconds per image. The store keeps each result in a file named by what it depends
+on: the method, its parameters, the dataset's content and the evaluation package's source, so a
+change to any of them (a new test image, an edited baselines.py) makes the result anew and
+nothing stale is ever read. Files are written whole (atomic) and never changed, so runs may
+share a store; one that cannot be read is logged and made again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from openparts import atomic
+from openparts.data.dataset import PartDataset
+from openparts.evaluation import baselines
+
+log = logging.getLogger(__name__)
+
+
+def evaluation_code() -> str:
+    """sha256 of the evaluation package's source: what baselines segment and how scores are counted."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(baselines.__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    return digest.hexdigest()
+
+
+class BaselineStore:
+    """Baseline results made once per content; `folder` None keeps them for this process only."""
+
+    def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
+        self.folder = Path(folder) if folder is not None else None
+        self.code = evaluation_code()
+        self._made: dict[str, Any] = {}
+
+    def tuned(self, dev: PartDataset, method: str, indices: Sequence[int]) -> dict[str, Any]:
+        """The parameters with the best AP on the dev images `indices` (baselines.tune)."""
+        name = self._name("tuned", method, [list(indices)], dev)
+        return self._kept(name, lambda: baselines.tune(dev, method, indices)[0])
+
+    def predictions(self, dataset: PartDataset, method: str, params: dict[str, Any], progress: bool = True) -> list[dict[str, Any]]:
+        """The baseline's segments of every image of `dataset`, as COCO results."""
+        name = self._name("segments", method, [params], dataset)
+        return self._kept(name, lambda: baselines.predict_baseline(dataset, method, params, progress=progress))
+
+    def path(self, name: str) -> Path | None:
+        return self.folder / f"{name}.json" if self.folder is not None else None
+
+    def _name(self, kind: str, method: str, identity: list[Any], dataset: PartDataset) -> str:
+        from openparts.stages.manifest import content_hash  # stages import evaluation, not the reverse
+
+        key = json.dumps([kind, method, *identity, content_hash(dataset.root), self.code], sort_keys=True)
+        return f"{kind}/{method}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+    def _kept(self, name: str, make: Callable[[], Any]) -> Any:
+        if name not in self._made:
+            path = self.path(name)
+            value = _read(path) if path is not None else None
+            if value is None:
+                started = time.perf_counter()
+                value = make()
+                if path is not None:
+                    atomic.write_json(path, value, indent=None)
+                    log.info("%s: made in %.1f s, kept in %s", name, time.perf_counter() - started, path)
+            self._made[name] = value
+        return self._made[name]
+
+
+def _read(path: Path) -> Any:
+    """A kept result, or None where there is none to trust (absent or unreadable: it is made again)."""
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        log.warning("%s: unreadable (%s); the baseline is run again", path, error)
+        return None
+    expected = list if path.parent.name == "segments" else dict
+    if not isinstance(value, expected):
+        log.warning("%s: not a %s; the baseline is run again", path, "list of predictions" if expected is list else "mapping of parameters")
+        return None
+    return value
