@@ -63,7 +63,7 @@ def test_every_preset_has_the_same_keys() -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("train.batch_size=0", "train.batch_size must be at least 1, got 0"),
+        ("train.batch_size=0", "train.batch_size must be a whole number of at least 1, got 0"),
         ("train.learning_rate=0", "train.learning_rate must be above 0"),
         ("predict.score_threshold=1.5", "predict.score_threshold must be a number from 0 to 1, got 1.5"),
         ("finetune.pseudo_label_score=-0.1", "finetune.pseudo_label_score must be a number from 0 to 1"),
@@ -77,7 +77,7 @@ def test_every_preset_has_the_same_keys() -> None:
         ("train.lr_decay_at=[0.9, 0.5]", "train.lr_decay_at must list shares of training"),
         ("train.lr_decay_at=[0.5, 1.2]", "train.lr_decay_at must list shares of training"),
         ("predict.split_min_fraction='0.1'", "predict.split_min_fraction must be null \\(off\\) or a number from 0 to 1"),
-        ("finetune.rounds=0", "finetune.rounds must be at least 1"),
+        ("finetune.rounds=0", "finetune.rounds must be a whole number of at least 1"),
         ("model.num_attention_heads=3", "model.num_attention_heads 3 must divide model.hidden_dim 256"),
     ],
 )
@@ -106,5 +106,9 @@ def test_values_at_the_edges_of_their_ranges_are_kept() -> None:
 def test_check_refuses_a_bad_value_from_a_hand_made_mapping() -> None:
     assert check("finetune.k", 10) == 10
     assert check("train.seed", -3) == -3  # no rule: any whole number seeds
-    with pytest.raises(ConfigError, match="finetune.k must be at least 1, got 0"):
+    with pytest.raises(ConfigError, match="finetune.k must be a whole number of at least 1, got 0"):
         check("finetune.k", 0)
+    with pytest.raises(ConfigError, match="predict.top_k must be a whole number of at least 1, got '4'"):
+        check("predict.top_k", "4")  # a hand-made mapping is not type-checked by resolve
+    with pytest.raises(ConfigError, match="predict.score_threshold must be a number from 0 to 1, got None"):
+        check("predict.score_threshold", None)

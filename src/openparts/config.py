@@ -263,14 +263,17 @@ def apply_overrides(config: dict[str, Any], overrides: Iterable[str] | Mapping[s
 Rule = Callable[[Any], str | None]
 
 
+def _is_number(value: Any, whole: bool = False) -> bool:
+    return isinstance(value, int if whole else (int, float)) and not isinstance(value, bool)
+
+
 def _whole(minimum: int) -> Rule:
-    return lambda value: None if value >= minimum else f"must be at least {minimum}"
+    return lambda value: None if _is_number(value, whole=True) and value >= minimum else f"must be a whole number of at least {minimum}"
 
 
 def _number(low: float, high: float = math.inf, *, low_included: bool = True) -> Rule:
     def rule(value: Any) -> str | None:
-        inside = (value >= low if low_included else value > low) and value <= high
-        if inside:
+        if _is_number(value) and (value >= low if low_included else value > low) and value <= high:
             return None
         if high == math.inf:
             return f"must be {'at least' if low_included else 'above'} {low:g}"
@@ -284,8 +287,7 @@ def _one_of(choices: tuple[str, ...]) -> Rule:
 
 
 def _fraction_or_off(value: Any) -> str | None:
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return None if value is None or (number and 0 <= value <= 1) else "must be null (off) or a number from 0 to 1"
+    return None if value is None or (_is_number(value) and 0 <= value <= 1) else "must be null (off) or a number from 0 to 1"
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -293,18 +295,21 @@ def _text_or_none(value: Any) -> str | None:
 
 
 def _four_sizes(value: list[Any]) -> str | None:
-    whole = all(isinstance(item, int) and not isinstance(item, bool) and item >= 1 for item in value)
+    whole = all(_is_number(item, whole=True) and item >= 1 for item in value)
     return None if len(value) == 4 and whole else "must list 4 whole numbers of at least 1, one per ResNet stage"
 
 
 def _scale_range(value: list[Any]) -> str | None:
-    numbers = len(value) == 2 and all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in value)
-    return None if numbers and 0 < value[0] <= value[1] else "must be [smallest, largest] scale, both above 0"
+    return (
+        None
+        if len(value) == 2 and all(map(_is_number, value)) and 0 < value[0] <= value[1]
+        else "must be [smallest, largest] scale, both above 0"
+    )
 
 
 def _decay_points(value: list[Any]) -> str | None:
-    numbers = all(isinstance(item, (int, float)) and not isinstance(item, bool) and 0 < item <= 1 for item in value)
-    return None if numbers and value == sorted(value) else "must list shares of training, each above 0 and at most 1, in rising order"
+    shares = all(_is_number(item) and 0 < item <= 1 for item in value)
+    return None if shares and value == sorted(value) else "must list shares of training, each above 0 and at most 1, in rising order"
 
 
 _FRACTION = _number(0.0, 1.0)
