@@ -46,12 +46,12 @@ class BaselineStore:
     def tuned(self, dev: PartDataset, method: str, indices: Sequence[int]) -> dict[str, Any]:
         """The parameters with the best AP on the dev images `indices` (baselines.tune)."""
         name = self._name("tuned", method, [list(indices)], dev)
-        return self._kept(name, lambda: baselines.tune(dev, method, indices)[0])
+        return self._kept(name, dict, lambda: baselines.tune(dev, method, indices)[0])
 
     def predictions(self, dataset: PartDataset, method: str, params: dict[str, Any], progress: bool = True) -> list[dict[str, Any]]:
         """The baseline's segments of every image of `dataset`, as COCO results."""
         name = self._name("segments", method, [params], dataset)
-        return self._kept(name, lambda: baselines.predict_baseline(dataset, method, params, progress=progress))
+        return self._kept(name, list, lambda: baselines.predict_baseline(dataset, method, params, progress=progress))
 
     def path(self, name: str) -> Path | None:
         return self.folder / f"{name}.json" if self.folder is not None else None
@@ -62,10 +62,11 @@ class BaselineStore:
         key = json.dumps([kind, method, *identity, content_hash(dataset.root), self.code], sort_keys=True)
         return f"{kind}/{method}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
-    def _kept(self, name: str, make: Callable[[], Any]) -> Any:
+    def _kept(self, name: str, kind: type, make: Callable[[], Any]) -> Any:
+        """The result named `name` (a `kind`) from memory, else from its file, else made and kept."""
         if name not in self._made:
             path = self.path(name)
-            value = _read(path) if path is not None else None
+            value = _read(path, kind) if path is not None else None
             if value is None:
                 started = time.perf_counter()
                 value = make()
@@ -76,7 +77,7 @@ class BaselineStore:
         return self._made[name]
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path, kind: type) -> Any:
     """A kept result, or None where there is none to trust (absent or unreadable: it is made again)."""
     if not path.is_file():
         return None
@@ -85,8 +86,7 @@ def _read(path: Path) -> Any:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         log.warning("%s: unreadable (%s); the baseline is run again", path, error)
         return None
-    expected = list if path.parent.name == "segments" else dict
-    if not isinstance(value, expected):
-        log.warning("%s: not a %s; the baseline is run again", path, "list of predictions" if expected is list else "mapping of parameters")
+    if not isinstance(value, kind):
+        log.warning("%s: not a JSON %s; the baseline is run again", path, "list" if kind is list else "object")
         return None
     return value
