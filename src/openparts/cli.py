@@ -168,6 +168,9 @@ def _evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--out", required=True, help="report folder")
     evaluate.add_argument("--dev", help="dev dataset on which the baselines' parameters are chosen (no baselines without it)")
     evaluate.add_argument("--baselines", default="slic,felzenszwalb,ncut", help="comma-separated, or 'none'")
+    evaluate.add_argument(
+        "--baseline-store", metavar="DIR", help="keep the baselines' parameters and segments here for the next evaluation of these sets"
+    )
     evaluate.add_argument("--object-mask", choices=("gt", "none"), default="gt", help="object masks given to the model")
     evaluate.add_argument("--post-aware", action="store_true")
     evaluate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a predict.* key")
@@ -436,6 +439,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from openparts.data.dataset import PartDataset
+    from openparts.evaluation.baseline_store import BaselineStore
     from openparts.evaluation.report import dataset_key, write_report
 
     datasets = [PartDataset.open(root) for root in args.data]
@@ -460,7 +464,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if not args.dev and args.baselines != "none":
         log.info("no --dev set: baselines skipped (their parameters must not be chosen on test data)")
     dev = PartDataset.open(args.dev) if args.dev else None
-    metrics = write_report(args.out, datasets, predictions, method, methods, dev, coco_backend=args.coco_backend)
+    store = BaselineStore(args.baseline_store)
+    metrics = write_report(args.out, datasets, predictions, method, methods, dev, coco_backend=args.coco_backend, store=store)
     for key in sorted(metrics):
         if key.endswith(("/AP", "/AP50", "/mIoU")):
             sys.stdout.write(f"{key:<48} {metrics[key]:8.2f}\n")

@@ -8,6 +8,7 @@ from openparts.cli import main
 from openparts.data import masks as mask_io
 from openparts.data import synth
 from openparts.data.dataset import PartDataset
+from openparts.evaluation import baselines
 from openparts.evaluation.report import dataset_key, overlay_panel, write_report
 
 
@@ -58,6 +59,23 @@ def test_evaluate_command_scores_predictions_made_elsewhere(sets, tmp_path: Path
     unknown = tmp_path / "unknown.json"
     unknown.write_text(json.dumps([{**ground_truth_predictions(test)[0], "image_id": 77}]))
     assert main(["evaluate", "--predictions", str(unknown), "--data", str(sets[1]), "--out", str(tmp_path / "r2")]) == 1
+
+
+def test_evaluate_command_reuses_the_baselines_it_kept(sets, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    test = PartDataset.open(sets[1])
+    predictions = tmp_path / "preds.json"
+    predictions.write_text(json.dumps(ground_truth_predictions(test)))
+    segmented = []
+    real = baselines.predict_baseline
+    monkeypatch.setattr(baselines, "predict_baseline", lambda *args, **kwargs: segmented.append(args[1]) or real(*args, **kwargs))
+    command = ["evaluate", "--predictions", str(predictions), "--data", str(sets[1]), "--dev", str(sets[0]), "--baselines", "slic"]
+    command += ["--baseline-store", str(tmp_path / "store")]
+    assert main([*command, "--out", str(tmp_path / "first")]) == 0
+    assert segmented == ["slic"] * (len(baselines.SEARCH_SPACE["slic"]) + 1)  # tuned on dev, then the test set
+    assert main([*command, "--out", str(tmp_path / "second")]) == 0
+    assert len(segmented) == len(baselines.SEARCH_SPACE["slic"]) + 1
+    first, second = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("first", "second"))
+    assert first == second and "synth-test/slic/mIoU" in first
 
 
 def test_keep_top_keeps_each_images_highest_scores() -> None:
