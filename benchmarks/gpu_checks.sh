@@ -25,7 +25,10 @@
 set -u -o pipefail
 OUT=${OUT:-outputs/gpu-checks}
 PY=${PY:-python3}
-WORK=${WORK:-/tmp/openparts-quality}
+# relative to the repository, as the results are written: their header quotes the command, and so
+# names no folder of the machine it ran on ($OUT, a lent machine's, gets a copy)
+WORK=${WORK:-outputs/quality-gpu}
+RESULTS=outputs/gpu-checks/quality
 PRESET=${PRESET:-cpu}          # the quality run's preset
 MODELS=${MODELS:-base}         # the base models bench-quality trains; "base base-3ch" adds the awareness comparison (side by side)
 ITERS=${ITERS:-2000}           # base-model steps at batch $BATCH: 275 s on an H100 (CPU runs: 2,000 at batch 2)
@@ -60,8 +63,11 @@ if [ "${QUALITY:-1}" = 1 ]; then
   # shellcheck disable=SC2086  # MODELS is a list
   timeout "$QUALITY_SECONDS" "$PY" benchmarks/quality.py --work "$WORK" --preset "$PRESET" --models $MODELS --parallel \
     --iterations "$ITERS" --finetune-iterations "$FT_ITERS" --set train.batch_size="$BATCH" --set train.num_workers=6 \
-    --set train.max_minutes="$CAP" --set train.log_every=100 --results "$OUT/quality" >"$OUT/quality.log" 2>&1
+    --set train.max_minutes="$CAP" --set train.log_every=100 --results "$RESULTS" >"$OUT/quality.log" 2>&1
   echo "quality exit status $?"
+  if [ -d "$RESULTS" ] && [ "$(realpath -m "$RESULTS")" != "$(realpath -m "$OUT/quality")" ]; then
+    mkdir -p "$OUT/quality" && cp -r "$RESULTS"/. "$OUT/quality/"
+  fi
 fi
 for f in "$OUT"/speed_*.log "$OUT"/kmeans.log "$OUT"/cuda_tests.log; do [ -f "$f" ] && echo "== $f" && grep -v "^\s*$" "$f" | tail -n 8; done
 if [ -f "$OUT/quality.log" ]; then
