@@ -438,9 +438,9 @@ def _predict_config(model, overrides: list[str], post_aware: bool) -> dict:
 def _run_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from openparts.data.dataset import PartDataset
+    from openparts.data.dataset import PartDataset, dataset_key
     from openparts.evaluation.baseline_store import BaselineStore
-    from openparts.evaluation.report import dataset_key, write_report
+    from openparts.evaluation.report import write_report
 
     datasets = [PartDataset.open(root) for root in args.data]
     if args.predictions:

@@ -28,7 +28,7 @@ def test_indices_out_of_range_are_named(tiny_dataset: Path, tmp_path: Path) -> N
 
 
 def test_a_subset_can_carry_its_name_for_metric_keys(tiny_dataset: Path, tmp_path: Path) -> None:
-    from openparts.evaluation.report import dataset_key
+    from openparts.data.dataset import dataset_key
 
     out = write_subset(tiny_dataset, tmp_path / "folder", [0], name="cars-test")
     assert dataset_key(PartDataset.open(out)) == "cars-test"

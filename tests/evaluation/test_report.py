@@ -7,9 +7,9 @@ import pytest
 from openparts.cli import main
 from openparts.data import masks as mask_io
 from openparts.data import synth
-from openparts.data.dataset import PartDataset
+from openparts.data.dataset import PartDataset, dataset_key
 from openparts.evaluation import baselines
-from openparts.evaluation.report import dataset_key, overlay_panel, write_report
+from openparts.evaluation.report import overlay_panel, write_report
 
 
 @pytest.fixture(scope="module")

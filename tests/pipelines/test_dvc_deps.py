@@ -17,7 +17,6 @@ SHAPING = ("openparts.model", "openparts.engine", "openparts.clustering", "openp
 NOT_SHAPING = {
     ("*", "openparts.engine"): "the package's docstring only",
     ("*", "openparts.engine.callbacks"): "the protocol training reports metrics through",
-    ("object_masks", "openparts.evaluation.*"): "report.dataset_key, the name a dataset is filed under",
     ("pseudo_labels", "openparts.clustering"): "unlabeled.py's pseudo parts, not its pseudo labels",
 }
 

@@ -392,3 +392,17 @@ class DatasetWriter:
             "annotations": self._annotations,
         }
         atomic.write_json(self._staging / ANNOTATIONS_FILE, payload, indent=None)
+
+
+def dataset_key(dataset: PartDataset | str | os.PathLike[str]) -> str:
+    """The dataset's name in metric keys: `info.name` when the data carries one (the
+    object_masks stage records its source's), else `carparts-test` for data/carparts/test;
+    a stage's `<name>/dataset` is keyed `<name>`."""
+    if isinstance(dataset, PartDataset):
+        if dataset.info.get("name"):
+            return str(dataset.info["name"])
+        dataset = dataset.root
+    path = Path(dataset).resolve()
+    if path.name == "dataset":
+        return path.parent.name
+    return f"{path.parent.name}-{path.name}".replace("/", "-")

@@ -33,9 +33,7 @@ def close_and_fill(mask: np.ndarray, radius: int) -> np.ndarray:
     """
     if not mask.any():
         return mask.copy()
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    box = ndimage.find_objects(mask.astype(np.int8))[0]
     padded = np.pad(mask[box], radius + 1)
     dilated = ndimage.distance_transform_edt(~padded) <= radius
     closed = ndimage.distance_transform_edt(dilated) > radius

@@ -26,7 +26,7 @@ from PIL import Image
 
 from openparts import atomic
 from openparts.data import masks as mask_io
-from openparts.data.dataset import OBJECT_MASK_SOURCES_FROM_DATA, PartDataset
+from openparts.data.dataset import OBJECT_MASK_SOURCES_FROM_DATA, PartDataset, dataset_key
 from openparts.data.inspect import overlay
 from openparts.evaluation.baseline_store import BaselineStore
 from openparts.evaluation.instance_ap import DEFAULT_BACKEND, evaluate_instances
@@ -37,20 +37,6 @@ log = logging.getLogger(__name__)
 
 WORST_IMAGES = 10
 TABLE_METRICS = ("AP", "AP50", "mIoU", "fwIoU", "mACC", "segments_per_object")
-
-
-def dataset_key(dataset: PartDataset | str | os.PathLike[str]) -> str:
-    """The dataset's name in metric keys: `info.name` when the data carries one (the
-    object_masks stage records its source's), else `carparts-test` for data/carparts/test;
-    a stage's `<name>/dataset` is keyed `<name>`."""
-    if isinstance(dataset, PartDataset):
-        if dataset.info.get("name"):
-            return str(dataset.info["name"])
-        dataset = dataset.root
-    path = Path(dataset).resolve()
-    if path.name == "dataset":
-        return path.parent.name
-    return f"{path.parent.name}-{path.name}".replace("/", "-")
 
 
 def score_predictions(dataset: PartDataset, predictions: list[dict[str, Any]], coco_backend: str = DEFAULT_BACKEND) -> dict[str, float]:

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from openparts import atomic, tracking
-from openparts.data.dataset import PartDataset
+from openparts.data.dataset import PartDataset, dataset_key
 from openparts.engine.predict import Predictor
 from openparts.evaluation.ablation import object_awareness
 from openparts.evaluation.baseline_store import BaselineStore
-from openparts.evaluation.report import dataset_key, write_report
+from openparts.evaluation.report import write_report
 from openparts.model import load_model
 from openparts.objects import make_masker
 from openparts.objects.apply import write_with_object_masks

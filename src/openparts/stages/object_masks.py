@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from openparts.data.dataset import PartDataset
+from openparts.data.dataset import PartDataset, dataset_key
 from openparts.data.subset import write_subset
 from openparts.data.validate import validate
-from openparts.evaluation.report import dataset_key
 from openparts.objects import make_masker
 from openparts.objects.apply import write_with_object_masks
 from openparts.stages.manifest import stage_output
