@@ -179,6 +179,27 @@ def test_sigterm_waits_for_the_mlflow_call_in_flight(monkeypatch: pytest.MonkeyP
     assert _write_while_terminated(lambda: signal.raise_signal(signal.SIGTERM)) == ["written", "interrupted"]
 
 
+def test_sigterm_waits_for_the_outermost_call_when_calls_nest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tracking, "_lost", None)
+    events: list[str] = []
+
+    def inner() -> None:
+        signal.raise_signal(signal.SIGTERM)
+        events.append("inner written")
+
+    def outer() -> None:
+        tracking._log("the inner write", inner)
+        events.append("outer written")  # the inner call's end must not let the signal in yet
+
+    previous = signal.signal(signal.SIGTERM, tracking._terminate)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tracking._log("the outer write", outer)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert events == ["inner written", "outer written"] and tracking._holding == 0
+
+
 def test_sigterm_waits_for_the_call_when_another_thread_takes_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """A pod's SIGTERM is sent to the process, and the kernel hands it to any thread that does not
     block it (torch's, MLflow's); Python still runs the handler in the main thread, mid-call."""

@@ -113,7 +113,7 @@ def _log(what: str, action: Callable[[], Any]) -> Any:
         return None
 
 
-_holding = False
+_holding = 0  # how many holds are open: an MLflow call made inside another's hold nests
 _deferred_signal: int | None = None
 """A SIGTERM that arrived during an MLflow call, raised when the call returns."""
 
@@ -127,14 +127,15 @@ def _signals_held() -> Iterator[None]:
     that does not block it (torch's and MLflow's threads), and Python runs its handler in the
     main thread at once, mask or not."""
     global _holding, _deferred_signal
-    _holding = True
+    _holding += 1
     try:
         yield
     finally:
-        _holding = False
-        signum, _deferred_signal = _deferred_signal, None
-        if signum is not None:
-            _terminate(signum, None)
+        _holding -= 1
+        if not _holding:  # the outermost hold lets the signal in, once every call in flight returned
+            signum, _deferred_signal = _deferred_signal, None
+            if signum is not None:
+                _terminate(signum, None)
 
 
 @contextlib.contextmanager
