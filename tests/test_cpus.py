@@ -25,3 +25,15 @@ def test_a_cgroup_quota_caps_the_cores(tmp_path: Path, cpu_max: str, expected: i
 
 def test_without_a_cgroup_controller_the_affinity_mask_counts(tmp_path: Path) -> None:
     assert available_cpus(tmp_path / "absent") == MACHINE
+
+
+def test_workers_start_by_fork_where_the_platform_has_it_whatever_the_default() -> None:
+    import multiprocessing
+
+    from openparts.cpus import fork_context
+
+    context = fork_context()
+    if "fork" in multiprocessing.get_all_start_methods():
+        assert context is not None and context.get_start_method() == "fork"
+    else:
+        assert context is None

@@ -8,14 +8,15 @@ uninterrupted run sees, whatever the number of data-loader workers.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Iterator
+from multiprocessing.context import BaseContext
 from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from openparts.cpus import fork_context
 from openparts.data.torch_dataset import collate as collate_samples
 
 
@@ -87,15 +88,9 @@ def training_loader(
     )
 
 
-def worker_context(num_workers: int) -> multiprocessing.context.BaseContext | None:
-    """fork where the platform has it, whatever the process's default. A process started by
-    spawn (a process pool, some launchers) has spawn as its default, and each spawned worker
-    re-imports the main module and unpickles the dataset: the first step waited 47-54 s on 2 CPU
-    cores and 84 s on an H100 machine (bench-quality --parallel), 3.5 s there with fork. The
-    workers never touch CUDA."""
-    if num_workers > 0 and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return None
+def worker_context(num_workers: int) -> BaseContext | None:
+    """The data loader's workers start by fork (cpus.fork_context); none without workers."""
+    return fork_context() if num_workers > 0 else None
 
 
 class PairedSamples(Dataset):

@@ -12,7 +12,6 @@ segments per object (`report.keep_top` does the same on finished predictions).
 from __future__ import annotations
 
 import functools
-import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from skimage import graph
 from skimage.segmentation import felzenszwalb, slic
 from tqdm import tqdm
 
-from openparts.cpus import available_cpus
+from openparts.cpus import available_cpus, fork_context
 from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset
 
@@ -106,7 +105,7 @@ def predict_baseline(
             results += _image_results(dataset, index, method, params or {})
             bar.update()
     else:
-        context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+        context = fork_context()  # workers get the dataset from the parent's memory, not pickled
         task = functools.partial(_image_results_in_worker, method=method, params=params or {})
         chunk = max(1, len(chosen) // (workers * 8))  # small chunks: images differ in cost
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(dataset,)) as pool:
