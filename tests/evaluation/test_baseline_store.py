@@ -20,7 +20,7 @@ def counted_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     def counting(dataset, method, params=None, indices=None, progress=True, workers=None):
         runs.append(method)
-        return real(dataset, method, params, indices, progress, workers=1)
+        return real(dataset, method, params, indices, progress, workers=1)  # two tiny images: no worker pool
 
     monkeypatch.setattr(baselines, "predict_baseline", counting)
     return runs

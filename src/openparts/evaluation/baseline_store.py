@@ -54,6 +54,7 @@ class BaselineStore:
         return self._kept(name, list, lambda: baselines.predict_baseline(dataset, method, params, progress=progress))
 
     def path(self, name: str) -> Path | None:
+        """Where the result `name` is kept; None without a folder."""
         return self.folder / f"{name}.json" if self.folder is not None else None
 
     def _name(self, kind: str, method: str, identity: list[Any], dataset: PartDataset) -> str:
