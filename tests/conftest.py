@@ -86,3 +86,20 @@ def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         for item in page.get("Contents", []):
             client.delete_object(Bucket="openparts", Key=item["Key"])
     client.delete_bucket(Bucket="openparts")
+
+
+@pytest.fixture
+def segmented(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The baselines that actually segmented images, by method, one entry per call (tuning makes
+    one per candidate); each runs in one process: the tests' sets are a few tiny images."""
+    from openparts.evaluation import baselines
+
+    runs: list[str] = []
+    real = baselines.predict_baseline
+
+    def counting(dataset, method, params=None, indices=None, progress=True, workers=None):
+        runs.append(method)
+        return real(dataset, method, params, indices, progress, workers=1)
+
+    monkeypatch.setattr(baselines, "predict_baseline", counting)
+    return runs

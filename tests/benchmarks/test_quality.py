@@ -6,52 +6,37 @@ import torch
 from benchmarks import quality
 from openparts.config import resolve
 from openparts.data import synth
-from openparts.evaluation import baselines
 from openparts.model import build_model
 
 SLIC = {"n_segments": 4}
-
-
-@pytest.fixture
-def counted_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The baselines that actually segmented a set, by method."""
-    runs: list[str] = []
-    real = baselines.predict_baseline
-
-    def counting(dataset, method, params=None, indices=None, progress=True, workers=None):
-        runs.append(method)
-        return real(dataset, method, params, indices, progress, workers)
-
-    monkeypatch.setattr(baselines, "predict_baseline", counting)
-    return runs
 
 
 def _scorer(data: Path, work: Path) -> quality.Scorer:
     return quality.Scorer({"carparts-test": data, "carparts-test-salient": data}, resolve("tiny")["predict"], work)
 
 
-def test_a_new_run_cuts_the_kept_baseline_segments_instead_of_segmenting_again(tmp_path: Path, counted_runs: list[str]) -> None:
+def test_a_new_run_cuts_the_kept_baseline_segments_instead_of_segmenting_again(tmp_path: Path, segmented: list[str]) -> None:
     data = synth.generate(tmp_path / "set", count=2, seed=3, size=64)
     first = _scorer(data, tmp_path / "work")
     whole = first.baseline("slic", SLIC, "carparts-test", "perfect")
     ids = [image["id"] for image in first.datasets["carparts-test"].images]
     cut_first = first.baseline("slic", SLIC, "carparts-test", "perfect", {ids[0]: 1, ids[1]: 1})
-    assert counted_runs == ["slic"]
+    assert segmented == ["slic"]
 
     second = _scorer(data, tmp_path / "work")  # a later run, with a model that makes other segment counts
     cut_second = second.baseline("slic", SLIC, "carparts-test", "perfect", {ids[0]: 2, ids[1]: 1})
-    assert counted_runs == ["slic"]
+    assert segmented == ["slic"]
     assert (tmp_path / "work" / "baseline_store" / "segments").is_dir()
     assert cut_first["segments_per_object"] == 1.0
     assert cut_first["segments_per_object"] < cut_second["segments_per_object"] <= whole["segments_per_object"]
 
 
-def test_a_set_with_other_content_is_segmented_again(tmp_path: Path, counted_runs: list[str]) -> None:
+def test_a_set_with_other_content_is_segmented_again(tmp_path: Path, segmented: list[str]) -> None:
     data = synth.generate(tmp_path / "set", count=2, seed=3, size=64)
     _scorer(data, tmp_path / "work").baseline("slic", SLIC, "carparts-test", "perfect")
     synth.generate(data, count=2, seed=4, size=64, overwrite=True)
     _scorer(data, tmp_path / "work").baseline("slic", SLIC, "carparts-test", "perfect")
-    assert counted_runs == ["slic", "slic"]
+    assert segmented == ["slic", "slic"]
 
 
 def test_the_split_fraction_is_chosen_by_dev_ap_and_off_wins_a_tie(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

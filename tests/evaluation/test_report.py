@@ -61,13 +61,10 @@ def test_evaluate_command_scores_predictions_made_elsewhere(sets, tmp_path: Path
     assert main(["evaluate", "--predictions", str(unknown), "--data", str(sets[1]), "--out", str(tmp_path / "r2")]) == 1
 
 
-def test_evaluate_command_reuses_the_baselines_it_kept(sets, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_evaluate_command_reuses_the_baselines_it_kept(sets, tmp_path: Path, segmented: list[str]) -> None:
     test = PartDataset.open(sets[1])
     predictions = tmp_path / "preds.json"
     predictions.write_text(json.dumps(ground_truth_predictions(test)))
-    segmented = []
-    real = baselines.predict_baseline
-    monkeypatch.setattr(baselines, "predict_baseline", lambda *args, **kwargs: segmented.append(args[1]) or real(*args, **kwargs))
     command = ["evaluate", "--predictions", str(predictions), "--data", str(sets[1]), "--dev", str(sets[0]), "--baselines", "slic"]
     command += ["--baseline-store", str(tmp_path / "store")]
     assert main([*command, "--out", str(tmp_path / "first")]) == 0
