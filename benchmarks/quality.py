@@ -55,10 +55,11 @@ from openparts.evaluation.baseline_store import BaselineStore
 from openparts.evaluation.instance_ap import evaluate_instances
 from openparts.evaluation.report import keep_top, score_predictions
 from openparts.evaluation.semantic import segments_per_image
+from openparts.fingerprint import content_hash
 from openparts.model import load_model
 from openparts.objects import make_masker
 from openparts.objects.apply import write_with_object_masks
-from openparts.stages.manifest import artifact, content_hash, is_current, read_manifest
+from openparts.stages.manifest import artifact, is_current, read_manifest
 
 log = logging.getLogger("benchmarks.quality")
 REPO = Path(__file__).resolve().parents[1]

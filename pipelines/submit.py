@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from openparts import storage
+from openparts.fingerprint import content_hash
 from openparts.stages import STAGES
-from openparts.stages.manifest import content_hash
 from openparts.stages.params import component_params
 
 log = logging.getLogger("pipelines")

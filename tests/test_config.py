@@ -103,6 +103,14 @@ def test_values_at_the_edges_of_their_ranges_are_kept() -> None:
     assert config["train"]["lr_decay_at"] == [] and config["model"]["backbone"]["pretrained"] == "weights/resnet18.pt"
 
 
+@pytest.mark.parametrize("value", [1.5, -0.1, "0.1", True])
+def test_a_bad_split_fraction_from_a_hand_made_mapping_is_refused_with_its_key(value) -> None:
+    """The predictor takes its settings as given (a benchmark's dict, not only `resolve`'s)."""
+    with pytest.raises(ConfigError, match="predict.split_min_fraction must be null \\(off\\)"):
+        check("predict.split_min_fraction", value)
+    assert check("predict.split_min_fraction", None) is None and check("predict.split_min_fraction", 0) == 0
+
+
 def test_check_refuses_a_bad_value_from_a_hand_made_mapping() -> None:
     assert check("finetune.k", 10) == 10
     assert check("train.seed", -3) == -3  # no rule: any whole number seeds

@@ -8,7 +8,7 @@ import pytest
 
 from openparts import storage
 from openparts.data.validate import validate
-from openparts.stages.manifest import content_hash
+from openparts.fingerprint import content_hash
 
 
 def test_upload_then_download_gives_the_same_dataset(s3, tiny_dataset: Path, tmp_path: Path) -> None:

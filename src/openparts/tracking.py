@@ -277,7 +277,7 @@ def _log_input(role: str, path: Path) -> None:
     from mlflow.data.http_dataset_source import HTTPDatasetSource
     from mlflow.data.meta_dataset import MetaDataset
 
-    from openparts.stages.manifest import content_hash
+    from openparts.fingerprint import content_hash
 
     digest = content_hash(path)[:36]
     source = HTTPDatasetSource(url=Path(path).resolve().as_uri())

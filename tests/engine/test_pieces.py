@@ -7,7 +7,7 @@ import torch
 from openparts.config import resolve
 from openparts.data import masks as mask_io
 from openparts.data.dataset import DatasetWriter, Part, PartDataset
-from openparts.engine.pieces import check_min_fraction, split_part, split_results
+from openparts.engine.pieces import split_part, split_results
 from openparts.engine.predict import Predictor
 from openparts.model import build_model
 
@@ -58,13 +58,6 @@ def test_a_piece_outside_the_mask_keeps_its_segment_as_mask() -> None:
     mask[:, :20] = False
     pieces = split_part(mask, segment, 0.1)
     np.testing.assert_array_equal(pieces[1][0], pieces[1][1])
-
-
-@pytest.mark.parametrize("value", [1.5, -0.1, "0.1", True])
-def test_a_bad_fraction_is_refused_with_its_key(value) -> None:
-    with pytest.raises(ValueError, match="predict.split_min_fraction"):
-        check_min_fraction(value)
-    assert check_min_fraction(None) is None and check_min_fraction(0) == 0.0
 
 
 def test_splitting_stored_results_gives_what_the_predictor_gives(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from openparts.stages.manifest import content_hash
+from openparts.fingerprint import content_hash
 
 DVC = str(Path(sys.executable).parent / "dvc")
 

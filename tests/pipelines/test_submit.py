@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from openparts.data import synth
-from openparts.stages.manifest import content_hash
+from openparts.fingerprint import content_hash
 from pipelines.__main__ import main
 from pipelines.submit import SubmitError, check_reachable, data_hash
 from tests.pipelines.kfp_stub import KfpStub

@@ -10,7 +10,7 @@ import pytest
 
 from openparts import storage
 from openparts.data.validate import validate
-from openparts.stages.manifest import content_hash
+from openparts.fingerprint import content_hash
 from tests.reliability.s3_faults import FaultyS3Proxy
 
 

@@ -1,15 +1,13 @@
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from openparts.fingerprint import MANIFEST, content_hash
 from openparts.stages import manifest
 from openparts.stages.manifest import (
-    MANIFEST,
     IncompleteInputError,
     artifact,
-    content_hash,
     git_revision,
     is_current,
     read_manifest,
@@ -50,17 +48,6 @@ def test_a_folder_without_manifest_is_not_accepted_as_input(tmp_path: Path) -> N
         artifact(tmp_path / "done", "model")
 
 
-def test_content_hash_depends_on_names_and_bytes(tmp_path: Path) -> None:
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "x").write_text("1")
-    first = content_hash(tmp_path / "a")
-    (tmp_path / "a" / "x").write_text("2")
-    assert content_hash(tmp_path / "a") != first
-    (tmp_path / "a" / MANIFEST).write_text(json.dumps({}))
-    (tmp_path / "a" / "x").write_text("1")
-    assert content_hash(tmp_path / "a") == first
-
-
 def test_checkpoints_resume_the_same_work_only_and_go_when_it_is_done(tmp_path: Path) -> None:
     from openparts.stages.manifest import resumable_checkpoints
 
@@ -78,23 +65,6 @@ def test_checkpoints_resume_the_same_work_only_and_go_when_it_is_done(tmp_path: 
     with resumable_checkpoints(out, {"data": data}, {"lr": 1}) as changed:
         assert changed != first and not first.exists()  # new data: start afresh, stale ones gone
     assert not (tmp_path / "train.checkpoints").exists()
-
-
-def test_content_hash_reads_a_folder_once_and_sees_every_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from openparts.stages import manifest
-
-    folder = tmp_path / "set"
-    folder.mkdir()
-    (folder / "a.txt").write_text("one")
-    reads = []
-    real = manifest._digest
-    monkeypatch.setattr(manifest, "_digest", lambda root, files: reads.append(root) or real(root, files))
-    first = manifest.content_hash(folder)
-    assert manifest.content_hash(folder) == first and len(reads) == 1  # fingerprint, manifest, MLflow input: one read
-    (folder / "a.txt").write_text("two")
-    assert manifest.content_hash(folder) != first
-    (folder / "b.txt").write_text("new file")
-    assert len({first, manifest.content_hash(folder)}) == 2 and len(reads) == 3
 
 
 def test_an_output_is_current_only_for_the_same_params_and_input_content(tmp_path: Path) -> None:

@@ -18,16 +18,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from openparts.config import check
 from openparts.data import masks as mask_io
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
-
-
-def check_min_fraction(value: Any) -> float | None:
-    """The setting as a number, or None (off); anything else is refused with its key named."""
-    check("predict.split_min_fraction", value)
-    return None if value is None else float(value)
 
 
 def split_part(mask: np.ndarray, segment: np.ndarray | None, min_fraction: float) -> list[tuple[np.ndarray, np.ndarray | None]]:

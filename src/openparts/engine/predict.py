@@ -41,7 +41,7 @@ from tqdm import tqdm
 from openparts.config import check
 from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset
-from openparts.engine.pieces import check_min_fraction, split_part
+from openparts.engine.pieces import split_part
 from openparts.model.segmenter import SIZE_DIVISIBILITY, PartSegmenter, pad_to_divisible
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ class Predictor:
         self.memory_format = torch.channels_last if predict_config.get("channels_last") else torch.contiguous_format
         self.model.to(self.device, memory_format=self.memory_format)
         self.dtype = inference_dtype(self.device, predict_config["precision"])
-        self.split_min_fraction = check_min_fraction(predict_config.get("split_min_fraction"))
+        self.split_min_fraction = check("predict.split_min_fraction", predict_config.get("split_min_fraction"))
         self.with_object = model.in_channels == 4
 
     def predict_batch(self, images: list[np.ndarray], object_masks: list[np.ndarray | None]) -> list[list[PartPrediction]]:

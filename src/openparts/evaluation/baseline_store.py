@@ -23,6 +23,7 @@ from typing import Any
 from openparts import atomic
 from openparts.data.dataset import PartDataset
 from openparts.evaluation import baselines
+from openparts.fingerprint import content_hash
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ class BaselineStore:
         return self.folder / f"{name}.json" if self.folder is not None else None
 
     def _name(self, kind: str, method: str, identity: list[Any], dataset: PartDataset) -> str:
-        from openparts.stages.manifest import content_hash  # stages import evaluation, not the reverse
-
         key = json.dumps([kind, method, *identity, content_hash(dataset.root), self.code], sort_keys=True)
         return f"{kind}/{method}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
