@@ -83,7 +83,10 @@ def evaluate(
     report: Output[HTML],
     metrics: Output[Metrics],
     summary: Output[Markdown],
+    baseline_store: str = "",
 ) -> None:
+    """`baseline_store`: a folder that replaces params' evaluate.baseline_store (the mounted
+    claim on a cluster), so that the baselines' parameters and segments outlive the pod."""
     import json
     import os
 
@@ -92,7 +95,10 @@ def evaluate(
     from openparts.tracking import metric_name
 
     inputs = {"model": model.path, "base": base.path, "test": test.path, "dev": dev.path}
-    out = run("evaluate", inputs, json.loads(params), report.path + ".folder")
+    settings = json.loads(params)
+    if baseline_store:
+        settings.setdefault("evaluate", {})["baseline_store"] = baseline_store
+    out = run("evaluate", inputs, settings, report.path + ".folder")
     atomic.copy_file(os.path.join(out, "report.html"), report.path)
     with open(os.path.join(out, "metrics.json"), encoding="utf-8") as handle:
         values = json.load(handle)

@@ -61,6 +61,12 @@ def _cluster_arguments(parser: argparse.ArgumentParser, host_required: bool = Tr
     parser.add_argument("--pipeline-root", help="where KFP stores artifacts, e.g. s3://bucket/kfp")
     parser.add_argument("--accelerator", default="nvidia.com/gpu", help="GPU resource name (default: %(default)s)")
     parser.add_argument("--gpus", type=int, default=1, help="GPUs per GPU stage (default: %(default)s)")
+    parser.add_argument(
+        "--baseline-store-claim",
+        default="",
+        help="a PersistentVolumeClaim (ReadWriteMany, writable by uid 10001) that evaluate keeps the baselines in between "
+        "runs; without it they are made anew in every run",
+    )
 
 
 def _client(args: argparse.Namespace):
@@ -73,7 +79,12 @@ def _arguments(args: argparse.Namespace, unlabeled: str | None = None) -> dict:
     from pipelines.submit import pipeline_arguments
 
     uris = {"labeled": args.labeled, "unlabeled": unlabeled or args.unlabeled, "test": args.test, "dev": args.dev}
-    return pipeline_arguments(uris, args.params, accelerator=args.accelerator, gpus=args.gpus)
+    return pipeline_arguments(uris, args.params, **_cluster_settings(args))
+
+
+def _cluster_settings(args: argparse.Namespace) -> dict:
+    """The pipeline parameters that say how the cluster runs it, not what it computes."""
+    return {"accelerator": args.accelerator, "gpus": args.gpus, "baseline_store_claim": args.baseline_store_claim}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -193,7 +204,7 @@ def _experiment(args: argparse.Namespace) -> None:
     base = yaml.safe_load((args.workdir / "params.yaml").read_text(encoding="utf-8")) or {}
 
     def send(uris: dict[str, str], params_file: Path, run_name: str) -> str:
-        arguments = pipeline_arguments(uris, params_file, accelerator=args.accelerator, gpus=args.gpus)
+        arguments = pipeline_arguments(uris, params_file, **_cluster_settings(args))
         return submit(client, args.package, arguments, args.name, run_name, args.pipeline_root)
 
     for variant, run_id in experiment.submit_cluster(spec, variants, base, args.data_root, send, args.set).items():

@@ -4,8 +4,12 @@
 type and count are pipeline parameters) on train, pseudo_labels, cluster_features and
 finetune; memory and CPU limits; retries with exponential backoff; a memory-backed emptyDir
 at /dev/shm for data-loader workers; a node selector and a toleration for GPU nodes; S3 and
-MLflow credentials from Kubernetes secrets as environment variables. `kubernetes=False` gives
-the same DAG without them, for `kfp.local`, which cannot honour them.
+MLflow credentials from Kubernetes secrets as environment variables; and, when the run names
+one in `baseline_store_claim`, a PersistentVolumeClaim mounted in evaluate as its baseline store,
+so that the baselines' parameters and segments outlive the pod (without it they last as long as
+the pod, and every run segments the test sets again). `kubernetes=False` gives the same DAG
+without them, for `kfp.local`, which cannot honour them (locally the store is params.yaml's
+folder on this disk).
 """
 
 from kfp import dsl, kubernetes
@@ -15,6 +19,8 @@ from components import cluster_features, evaluate, finetune, object_masks, pseud
 GPU_STAGES = ("train", "pseudo-labels", "cluster-features", "finetune")
 S3_SECRET = "openparts-s3"
 MLFLOW_SECRET = "openparts-mlflow"
+STORE_MOUNT = "/mnt/openparts/baseline-store"
+"""Where evaluate mounts the claim `baseline_store_claim` names, and keeps its baseline store."""
 
 
 def _on_cluster(task: dsl.PipelineTask, gpu: bool, accelerator: str, gpus: int) -> dsl.PipelineTask:
@@ -30,6 +36,12 @@ def _on_cluster(task: dsl.PipelineTask, gpu: bool, accelerator: str, gpus: int) 
         kubernetes.add_node_selector(task, "nvidia.com/gpu.present", "true")
         kubernetes.add_toleration(task, key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
     return task
+
+
+def _with_kept_baselines(task: dsl.PipelineTask, claim: dsl.pipeline_channel.PipelineChannel) -> dsl.PipelineTask:
+    """The store's files are written to a temporary name and renamed, and never changed after:
+    evaluate pods of concurrent runs can share the claim (ReadWriteMany across nodes)."""
+    return kubernetes.mount_pvc(task, pvc_name=claim, mount_path=STORE_MOUNT)
 
 
 def build_pipeline(kubernetes: bool = True):
@@ -54,6 +66,7 @@ def build_pipeline(kubernetes: bool = True):
         dev_hash: str = "",
         accelerator: str = "nvidia.com/gpu",
         gpus: int = 1,
+        baseline_store_claim: str = "",
     ) -> None:
         def place(task: dsl.PipelineTask, gpu: bool) -> dsl.PipelineTask:
             return _on_cluster(task, gpu, accelerator, gpus) if kubernetes else task
@@ -80,13 +93,14 @@ def build_pipeline(kubernetes: bool = True):
             ),
             True,
         )
-        scored = evaluate(
-            model=tuned.outputs["tuned"],
-            base=base.outputs["model"],
-            test=test.outputs["out"],
-            dev=dev.outputs["out"],
-            params=evaluate_params,
-        )
-        place(scored, False)
+        scoring = dict(model=tuned.outputs["tuned"], base=base.outputs["model"], test=test.outputs["out"], dev=dev.outputs["out"])
+        if not kubernetes:
+            evaluate(**scoring, params=evaluate_params)
+            return
+        with dsl.If(baseline_store_claim != "", name="kept-baselines"):
+            kept = evaluate(**scoring, params=evaluate_params, baseline_store=STORE_MOUNT)
+            place(_with_kept_baselines(kept, baseline_store_claim).set_display_name("evaluate"), False)
+        with dsl.Else(name="baselines-in-pod"):
+            place(evaluate(**scoring, params=evaluate_params).set_display_name("evaluate"), False)
 
     return ops

@@ -176,6 +176,12 @@ def _evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a predict.* key")
     evaluate.add_argument("--coco-backend", choices=BACKENDS, default=DEFAULT_BACKEND, help="COCO AP implementation (default: %(default)s)")
 
+    store = subparsers.add_parser("baseline-store", help="look after a baseline store (evaluate --baseline-store, evaluate.baseline_store)")
+    store_commands = store.add_subparsers(dest="store_command", required=True)
+    prune = store_commands.add_parser("prune", help="delete the results no evaluation has used for a while (they are made again if needed)")
+    prune.add_argument("folder", help="the store's folder, e.g. outputs/baseline_store")
+    prune.add_argument("--unused-days", type=float, default=30.0, help="not read or made for this many days (default: %(default)s)")
+
     ablate = subparsers.add_parser("ablate", help="object-awareness ablation (Table 2): none, post, pre, pre+post")
     ablate.add_argument("--model", action="append", required=True, help="model folder; give a 3- and a 4-channel model to fill every row")
     ablate.add_argument("--data", required=True, help="dataset with its own (perfect) object masks")
@@ -472,6 +478,14 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_baseline_store(args: argparse.Namespace) -> int:
+    from openparts.evaluation.baseline_store import prune
+
+    removed, freed = prune(args.folder, args.unused_days)
+    sys.stdout.write(f"{args.folder}: removed {len(removed)} result(s) unused for {args.unused_days:g} days, {freed / 1e6:.1f} MB\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -508,6 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_tracking(args)
         if args.command == "metrics":
             return _run_metrics(args)
+        if args.command == "baseline-store":
+            return _run_baseline_store(args)
         if args.command == "ablate":
             return _run_ablate(args)
         if args.command == "report":

@@ -1,9 +1,13 @@
 import json
 import logging
+import os
+import time
 from pathlib import Path
 
 import pytest
 
+from openparts import atomic
+from openparts.cli import main
 from openparts.data import synth
 from openparts.data.dataset import PartDataset
 from openparts.evaluation import baseline_store, baselines
@@ -68,3 +72,46 @@ def test_without_a_folder_results_are_kept_for_the_process_only(dataset: PartDat
     assert segmented == ["slic"] and store.path("segments/slic-0") is None
     BaselineStore().predictions(dataset, "slic", SLIC)
     assert segmented == ["slic", "slic"]
+
+
+def _age(path: Path, days: float) -> None:
+    then = time.time() - days * 86400
+    os.utime(path, (then, then))
+
+
+def test_prune_removes_only_what_no_evaluation_used_for_the_given_days(dataset: PartDataset, tmp_path: Path, segmented: list[str]) -> None:
+    """A read counts as a use: the result an evaluation still reads survives however old it was made."""
+    folder = tmp_path / "store"
+    store = BaselineStore(folder)
+    store.predictions(dataset, "slic", SLIC)
+    (read,) = (folder / "segments").iterdir()
+    store.predictions(dataset, "slic", {"n_segments": 8})
+    (unread,) = set((folder / "segments").iterdir()) - {read}
+    leftover = folder / "segments" / f"{atomic.TEMP_PREFIX}killed-writer"
+    leftover.write_text("[")
+    for path in (read, unread, leftover):
+        _age(path, 40)
+    BaselineStore(folder).predictions(dataset, "slic", SLIC)  # the next evaluation reads it
+    removed, freed = baseline_store.prune(folder, unused_days=30)
+    assert sorted(removed) == sorted([unread, leftover]) and freed > 0
+    assert read.is_file() and not unread.exists() and segmented == ["slic", "slic"]
+    assert baseline_store.prune(folder, unused_days=30) == ([], 0)
+
+
+def test_prune_names_a_folder_that_is_no_store(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no baseline store"):
+        baseline_store.prune(tmp_path / "missing", unused_days=30)
+    with pytest.raises(ValueError, match="0 or more"):
+        baseline_store.prune(tmp_path, unused_days=-1)
+
+
+def test_the_prune_command_says_what_it_freed(dataset: PartDataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "store"
+    BaselineStore(folder).predictions(dataset, "slic", SLIC)
+    (kept,) = (folder / "segments").iterdir()
+    assert main(["baseline-store", "prune", str(folder), "--unused-days", "1"]) == 0
+    assert "removed 0 result(s) unused for 1 days" in capsys.readouterr().out and kept.is_file()
+    _age(kept, 2)
+    assert main(["baseline-store", "prune", str(folder), "--unused-days", "1"]) == 0
+    assert "removed 1 result(s)" in capsys.readouterr().out and not kept.exists()
+    assert main(["baseline-store", "prune", str(tmp_path / "missing")]) == 1

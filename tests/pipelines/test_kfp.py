@@ -2,13 +2,16 @@
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
-from openparts import storage
+from components import evaluate
+from openparts import stages, storage
 from openparts.data import synth
 from pipelines.__main__ import DEFAULT_IR, compile_pipeline, run_local
+from pipelines.pipeline import STORE_MOUNT
 
 
 def test_compiled_pipeline_matches_the_reviewed_file(tmp_path: Path) -> None:
@@ -27,6 +30,46 @@ def test_cluster_settings_are_in_the_compiled_pipeline() -> None:
     assert {secret["secretName"] for secret in train["secretAsEnv"]} == {"openparts-s3", "openparts-mlflow"}
     text = DEFAULT_IR.read_text()
     assert "pipelinechannel--accelerator" in text and "retryPolicy" in text
+
+
+def test_evaluate_keeps_its_baselines_on_the_claim_a_run_names() -> None:
+    """With `baseline_store_claim` set, evaluate mounts it and keeps the store there; without,
+    the other branch runs evaluate with params' folder in the pod and mounts nothing."""
+    documents = list(yaml.safe_load_all(DEFAULT_IR.read_text()))
+    components = documents[0]["components"]
+    branches = components["comp-condition-branches-1"]["dag"]["tasks"].values()
+    conditions = {task["taskInfo"]["name"]: task["triggerPolicy"]["condition"] for task in branches}
+    claim = "inputs.parameter_values['pipelinechannel--baseline_store_claim']"
+    assert conditions == {"kept-baselines": f"{claim} != ''", "baselines-in-pod": f"!({claim} != '')"}
+    (kept,) = components["comp-condition-2"]["dag"]["tasks"].values()
+    (in_pod,) = components["comp-condition-3"]["dag"]["tasks"].values()
+    assert kept["inputs"]["parameters"]["baseline_store"]["runtimeValue"]["constant"] == STORE_MOUNT
+    assert "baseline_store" not in in_pod["inputs"]["parameters"]
+    executors = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    mounts = {name: spec.get("pvcMount") for name, spec in executors.items() if name.startswith("exec-evaluate")}
+    assert mounts[kept["componentRef"]["name"].replace("comp-", "exec-")][0]["mountPath"] == STORE_MOUNT
+    assert mounts[in_pod["componentRef"]["name"].replace("comp-", "exec-")] is None
+
+
+def test_the_evaluate_component_puts_the_mounted_store_in_place_of_params_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    received = []
+
+    def stage(name: str, inputs: dict, params: dict, out: str) -> str:
+        received.append(params["evaluate"]["baseline_store"])
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "report.html").write_text("<html></html>")
+        (Path(out) / "metrics.json").write_text(json.dumps({"data-test/model/AP": 1.0}))
+        return out
+
+    monkeypatch.setattr(stages, "run", stage)
+    params = json.dumps({"evaluate": {"baseline_store": "outputs/baseline_store"}})
+    for store in ("", "/mnt/claim"):
+        folder = tmp_path / (store.strip("/").replace("/", "-") or "pod")
+        artifacts = {name: SimpleNamespace(path=str(folder / name), metadata={}) for name in ("report", "summary")}
+        artifacts["metrics"] = SimpleNamespace(path=str(folder / "metrics"), log_metric=lambda *_: None)
+        inputs = {name: SimpleNamespace(path=str(folder / name)) for name in ("model", "base", "test", "dev")}
+        evaluate.python_func(**inputs, params=params, **artifacts, baseline_store=store)
+    assert received == ["outputs/baseline_store", "/mnt/claim"]
 
 
 def test_run_local_runs_the_whole_pipeline_on_tiny_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3) -> None:

@@ -37,7 +37,8 @@ def data_flags(sets: dict[str, Path]) -> list[str]:
 def test_submit_posts_the_compiled_pipeline_with_data_hashes(sets: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setenv("KFP_TOKEN", "token-that-must-be-sent")
     with KfpStub() as stub:
-        code = main(["submit", "--host", stub.url, *data_flags(sets), "--experiment", "nightly", "--run-name", "r1", "--gpus", "2"])
+        flags = ["--experiment", "nightly", "--run-name", "r1", "--gpus", "2", "--baseline-store-claim", "openparts-baselines"]
+        code = main(["submit", "--host", stub.url, *data_flags(sets), *flags])
     assert code == 0 and capsys.readouterr().out.strip() == "run-1"
     assert stub.posted("/apis/v2beta1/experiments")[0]["display_name"] == "nightly"
     (run,) = stub.posted("/apis/v2beta1/runs")
@@ -48,6 +49,7 @@ def test_submit_posts_the_compiled_pipeline_with_data_hashes(sets: dict[str, Pat
     for role in ("labeled", "unlabeled", "test", "dev"):
         assert parameters[f"{role}_uri"] == str(sets[role].resolve())
         assert parameters[f"{role}_hash"] == content_hash(sets[role])
+    assert parameters["baseline_store_claim"] == "openparts-baselines"
     assert parameters["gpus"] == 2 and json.loads(parameters["train_params"])["config"]["train"]["iterations"] == 2
     assert set(json.loads(parameters["train_params"])["config"]) == {"model", "train"}  # KFP's cache keys on what train reads
     authorized = [request for request in stub.requests if request["path"] == "/apis/v2beta1/runs"]

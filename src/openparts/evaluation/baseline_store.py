@@ -6,7 +6,8 @@ again, NCut at seconds per image. The store keeps each result in a file named by
 on: the method, its parameters, the dataset's content and the evaluation package's source, so a
 change to any of them (a new test image, an edited baselines.py) makes the result anew and
 nothing stale is ever read. Files are written whole (atomic) and never changed, so runs may
-share a store; one that cannot be read is logged and made again.
+share a store; one that cannot be read is logged and made again. A read sets the file's
+modification time, so `prune` can tell the results nobody has used for a while.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from openparts.evaluation import baselines
 from openparts.fingerprint import content_hash
 
 log = logging.getLogger(__name__)
+KINDS = ("tuned", "segments")
 
 
 def evaluation_code() -> str:
@@ -67,7 +69,9 @@ class BaselineStore:
         if name not in self._made:
             path = self.path(name)
             value = _read(path, kind) if path is not None else None
-            if value is None:
+            if value is not None:
+                _mark_used(path)
+            else:
                 started = time.perf_counter()
                 value = make()
                 if path is not None:
@@ -90,3 +94,41 @@ def _read(path: Path, kind: type) -> Any:
         log.warning("%s: not a JSON %s; the baseline is run again", path, "list" if kind is list else "object")
         return None
     return value
+
+
+def _mark_used(path: Path) -> None:
+    """The file's modification time becomes its last use (its content never changes)."""
+    try:
+        os.utime(path)
+    except OSError as error:  # a store mounted read-only: results are still read, never pruned by use
+        log.debug("%s: last use not recorded (%s)", path, error)
+
+
+def prune(folder: str | os.PathLike[str], unused_days: float) -> tuple[list[Path], int]:
+    """Delete the results no evaluation has read or made for `unused_days`, and the leftovers of
+    writers killed that long ago; returns the files removed and the bytes freed.
+
+    The store only grows: a new test set or an edited evaluation package adds results and leaves
+    the old ones. Which of those another checkout or a scheduled run still reads only their last
+    use can tell, so pruning goes by age and is left to the operator (`openparts baseline-store
+    prune`). A result pruned too early is made again on its next use; nothing is lost."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no baseline store here (not a folder)")
+    if unused_days < 0:
+        raise ValueError(f"unused_days must be 0 or more, got {unused_days}")
+    cutoff = time.time() - unused_days * 86400
+    removed, freed = [], 0
+    for kind in KINDS:
+        if not (root / kind).is_dir():
+            continue
+        for entry in sorted((root / kind).iterdir()):
+            try:
+                status = entry.stat()
+            except FileNotFoundError:  # pruned or renamed by another process meanwhile
+                continue
+            if entry.is_file() and status.st_mtime < cutoff:
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
+                freed += status.st_size
+    return removed, freed
