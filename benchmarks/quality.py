@@ -42,7 +42,7 @@ from typing import Any
 
 import torch
 
-from openparts import __version__, atomic, stages
+from openparts import __version__, atomic, evaluation, stages
 from openparts.config import resolve
 from openparts.data.adapters import convert
 from openparts.data.dataset import PartDataset
@@ -210,12 +210,22 @@ def adapt(
     return adapted
 
 
+def scoring_code() -> str:
+    """sha256 of the evaluation package's source: the kept scores (baselines.json) depend on how
+    every metric is counted, not only on what the baseline store's results depend on."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(evaluation.__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    return digest.hexdigest()
+
+
 class Scorer:
     """Predictions and scores, each made once: the tables share many of them.
 
     Baselines do not depend on any model, so their parameters and segments (the evaluation
     package's BaselineStore, `baseline_store/`) and their scores (baselines.json) are kept in
-    `--work`, keyed by the datasets' content and the evaluation code: a run with a new model
+    `--work`, keyed by the datasets' content and the code (the scores by the whole evaluation
+    package's, `scoring_code`): a run with a new model
     spends its time on the model, not on segmenting the sets again to cut the baselines to the
     model's segment count (`@matched`; NCut takes minutes per set), and a change to how
     baselines segment or score makes them anew.
@@ -226,6 +236,7 @@ class Scorer:
         self.datasets = {name: PartDataset.open(path) for name, path in paths.items() if name.startswith(SETS)}
         self.hashes = {name: content_hash(path) for name, path in paths.items() if name.startswith(SETS)}
         self.store = BaselineStore(work / "baseline_store")
+        self.scoring_code = scoring_code()
         # keyed (model, set, masks, post_aware, split fraction or None), as are their scores
         self.predictions: dict[tuple, list[dict[str, Any]]] = {}
         self.cache: dict[tuple, dict[str, float]] = {}
@@ -248,7 +259,7 @@ class Scorer:
         as many per image as given (the oracle metrics favour more segments: a comparison at the
         model's count shows how much of a gap is segment count)."""
         given_name = set_name if masks == "perfect" else f"{set_name}-salient"
-        identity = [method, params, set_name, masks, self.hashes[given_name], self.hashes[set_name], self.store.code]
+        identity = [method, params, set_name, masks, self.hashes[given_name], self.hashes[set_name], self.scoring_code]
         if segments is not None:
             identity.append(hashlib.sha256(json.dumps(sorted(segments.items())).encode()).hexdigest())
         key = json.dumps(identity, sort_keys=True)

@@ -32,7 +32,7 @@ def test_a_later_store_on_the_folder_reads_what_an_earlier_one_made(dataset: Par
     assert tuned in baselines.SEARCH_SPACE["slic"] and made and {"image_id", "segmentation", "score"} <= set(made[0])
 
 
-def test_other_parameters_or_content_or_code_make_the_segments_anew(
+def test_other_parameters_content_code_or_library_make_the_segments_anew(
     dataset: PartDataset, tmp_path: Path, segmented: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = tmp_path / "store"
@@ -40,13 +40,17 @@ def test_other_parameters_or_content_or_code_make_the_segments_anew(
     BaselineStore(store).predictions(dataset, "slic", {"n_segments": 8})
     assert segmented == ["slic", "slic"]
     with monkeypatch.context() as patch:
-        patch.setattr(baseline_store, "evaluation_code", lambda: "an edited baselines.py")
+        patch.setattr(baseline_store, "baseline_code", lambda: "an edited baselines.py")
         assert BaselineStore(store).predictions(dataset, "slic", SLIC) == first  # the same code underneath: the same result
     assert len(segmented) == 3
+    with monkeypatch.context() as patch:
+        patch.setattr(baseline_store, "_version", lambda library: "0.1" if library == "scikit-image" else "1.0")
+        BaselineStore(store).predictions(dataset, "slic", SLIC)  # another scikit-image may segment otherwise
+    assert len(segmented) == 4
     synth.generate(dataset.root, count=2, seed=4, size=64, overwrite=True)
     BaselineStore(store).predictions(PartDataset.open(dataset.root), "slic", SLIC)
-    assert len(segmented) == 4
-    assert len(list((store / "segments").iterdir())) == 4
+    assert len(segmented) == 5
+    assert len(list((store / "segments").iterdir())) == 5
 
 
 def test_an_unreadable_kept_file_is_named_made_again_and_rewritten_whole(

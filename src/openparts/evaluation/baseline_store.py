@@ -3,9 +3,9 @@
 SLIC, Felzenszwalb and NCut depend on no model, yet each evaluation of a new model (every rerun
 after new unlabeled data lands) would tune them on the dev images and segment every test image
 again, NCut at seconds per image. The store keeps each result in a file named by what it depends
-on: the method, its parameters, the dataset's content and the evaluation package's source, so a
-change to any of them (a new test image, an edited baselines.py) makes the result anew and
-nothing stale is ever read. Files are written whole (atomic) and never changed, so runs may
+on: the method, its parameters, the dataset's content, and the code and libraries that make it
+(`baseline_code`), so a change to any of them (a new test image, an edited baselines.py, another
+scikit-image) makes the result anew and nothing stale is ever read. Files are written whole (atomic) and never changed, so runs may
 share a store; one that cannot be read is logged and made again. A read sets the file's
 modification time, so `prune` can tell the results nobody has used for a while.
 """
@@ -13,6 +13,7 @@ modification time, so `prune` can tell the results nobody has used for a while.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -22,20 +23,37 @@ from pathlib import Path
 from typing import Any
 
 from openparts import atomic
+from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset
-from openparts.evaluation import baselines
+from openparts.evaluation import baselines, instance_ap
 from openparts.fingerprint import content_hash
 
 log = logging.getLogger(__name__)
 KINDS = ("tuned", "segments")
 
 
-def evaluation_code() -> str:
-    """sha256 of the evaluation package's source: what baselines segment and how scores are counted."""
+RESULT_SOURCES = (baselines, instance_ap, mask_io)
+"""What a kept result depends on in our code: the segmenters, the AP that tuning picks parameters
+by, and the encoding of the segments. Only these, so that an edit elsewhere in the evaluation
+package (the report, the store itself) does not make hours of baselines anew."""
+RESULT_LIBRARIES = ("scikit-image", "faster-coco-eval", "pycocotools")
+
+
+def baseline_code() -> str:
+    """sha256 of RESULT_SOURCES' source and RESULT_LIBRARIES' versions."""
     digest = hashlib.sha256()
-    for source in sorted(Path(baselines.__file__).parent.glob("*.py")):
-        digest.update(source.name.encode() + source.read_bytes())
+    for module in RESULT_SOURCES:
+        digest.update(module.__name__.encode() + Path(module.__file__).read_bytes())
+    for library in RESULT_LIBRARIES:
+        digest.update(f"{library}=={_version(library)}".encode())
     return digest.hexdigest()
+
+
+def _version(library: str) -> str:
+    try:
+        return importlib.metadata.version(library)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
 
 
 class BaselineStore:
@@ -43,7 +61,7 @@ class BaselineStore:
 
     def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
         self.folder = Path(folder) if folder is not None else None
-        self.code = evaluation_code()
+        self.code = baseline_code()
         self._made: dict[str, Any] = {}
 
     def tuned(self, dev: PartDataset, method: str, indices: Sequence[int]) -> dict[str, Any]:
@@ -108,7 +126,7 @@ def prune(folder: str | os.PathLike[str], unused_days: float) -> tuple[list[Path
     """Delete the results no evaluation has read or made for `unused_days`, and the leftovers of
     writers killed that long ago; returns the files removed and the bytes freed.
 
-    The store only grows: a new test set or an edited evaluation package adds results and leaves
+    The store only grows: a new test set or edited baseline code adds results and leaves
     the old ones. Which of those another checkout or a scheduled run still reads only their last
     use can tell, so pruning goes by age and is left to the operator (`openparts baseline-store
     prune`). A result pruned too early is made again on its next use; nothing is lost."""
