@@ -52,6 +52,7 @@ def drop_pictures(folder: Path) -> None:
 
 
 def test_pipeline_runs_skips_and_reruns_only_what_new_unlabeled_data_touches(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from openparts.cli import main as openparts
     from pipelines.__main__ import main
 
     first = repro(project)
@@ -88,6 +89,10 @@ def test_pipeline_runs_skips_and_reruns_only_what_new_unlabeled_data_touches(pro
     assert len(pool) == 3 + 2 and [record["object_mask_source"] for record in pool.images][-2:] == ["salient", "salient"]
     assert main([*watch, "--state", str(project / "outputs" / "watch.json")]) == 0
     assert stamps(project) == after  # nothing new: the watcher leaves everything alone
+    # the store is evaluate's cache, not an output DVC tracks: pruning it reruns nothing
+    store = project / "outputs" / "baseline_store"
+    assert openparts(["baseline-store", "prune", str(store), "--unused-days", "0"]) == 0 and not list(store.rglob("*.json"))
+    assert ran(repro(project)) == set()
     # a fine-tuning setting reruns fine-tuning and evaluation, never the base model or its pseudo labels
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["overrides"]["finetune.learning_rate"] = 3e-5
