@@ -49,7 +49,10 @@ export PYTHONUNBUFFERED=1 OPENPARTS_TRACKING=off TQDM_DISABLE=1 OMP_NUM_THREADS=
 # files already in $WORK stay: a second call keeps the baseline scores the first one added to baselines.json
 tar xf .devdata/quality.tar.gz -C "$WORK" --skip-old-files || exit 1
 nvidia-smi -L 2>/dev/null
-"$PY" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'cuda', torch.cuda.is_available())"
+# the kept baselines are keyed by scikit-image's version too: another version here than the pack's
+# (0.26.0 in session 19's) segments every set again: 276 s with 2 workers here, so about a minute there (not measured)
+"$PY" -c "import torch, transformers, skimage; print('torch', torch.__version__, 'transformers', transformers.__version__,
+  'scikit-image', skimage.__version__, 'cuda', torch.cuda.is_available())"
 
 if [ "${SPEED:-0}" = 1 ]; then
   timeout "$SPEED_SECONDS" "$PY" benchmarks/model_speed.py --preset "${SPEED_PRESET:-cpu}" --sizes 256 512 --steps 3 --images 16 >"$OUT/speed_cpu.log" 2>&1
