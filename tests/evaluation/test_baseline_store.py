@@ -28,7 +28,7 @@ def test_a_later_store_on_the_folder_reads_what_an_earlier_one_made(dataset: Par
     segmented.clear()
     later = BaselineStore(tmp_path / "store")  # the next evaluation, of another model
     assert later.predictions(dataset, "slic", SLIC) == made and later.tuned(dataset, "slic", [0, 1]) == tuned
-    assert segmented == []
+    assert segmented == [] and later.counts == {"read": 2, "made": 0}
     assert tuned in baselines.SEARCH_SPACE["slic"] and made and {"image_id", "segmentation", "score"} <= set(made[0])
 
 

@@ -1,4 +1,5 @@
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +62,9 @@ def test_evaluate_command_scores_predictions_made_elsewhere(sets, tmp_path: Path
     assert main(["evaluate", "--predictions", str(unknown), "--data", str(sets[1]), "--out", str(tmp_path / "r2")]) == 1
 
 
-def test_evaluate_command_reuses_the_baselines_it_kept(sets, tmp_path: Path, segmented: list[str]) -> None:
+def test_evaluate_command_reuses_the_baselines_it_kept(
+    sets, tmp_path: Path, segmented: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
     test = PartDataset.open(sets[1])
     predictions = tmp_path / "preds.json"
     predictions.write_text(json.dumps(ground_truth_predictions(test)))
@@ -69,8 +72,11 @@ def test_evaluate_command_reuses_the_baselines_it_kept(sets, tmp_path: Path, seg
     command += ["--baseline-store", str(tmp_path / "store")]
     assert main([*command, "--out", str(tmp_path / "first")]) == 0
     assert segmented == ["slic"] * (len(baselines.SEARCH_SPACE["slic"]) + 1)  # tuned on dev, then the test set
-    assert main([*command, "--out", str(tmp_path / "second")]) == 0
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert main([*command, "--out", str(tmp_path / "second")]) == 0
     assert len(segmented) == len(baselines.SEARCH_SPACE["slic"]) + 1
+    assert "results read, 0 made" in caplog.text and ": 2 results read" in caplog.text  # the log says the store did its job
     first, second = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("first", "second"))
     assert first == second and "synth-test/slic/mIoU" in first
 

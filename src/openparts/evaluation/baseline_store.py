@@ -63,6 +63,7 @@ class BaselineStore:
         self.folder = Path(folder) if folder is not None else None
         self.code = baseline_code()
         self._made: dict[str, Any] = {}
+        self.counts = {"read": 0, "made": 0}  # results read from the folder or made, this process: is the store doing its job?
 
     def tuned(self, dev: PartDataset, method: str, indices: Sequence[int]) -> dict[str, Any]:
         """The parameters with the best AP on the dev images `indices` (baselines.tune)."""
@@ -89,7 +90,9 @@ class BaselineStore:
             value = _read(path, kind) if path is not None else None
             if value is not None:
                 _mark_used(path)
+                self.counts["read"] += 1
             else:
+                self.counts["made"] += 1
                 started = time.perf_counter()
                 value = make()
                 if path is not None:

@@ -237,4 +237,6 @@ def write_report(
     atomic.write_json(out / "metrics.json", dict(sorted(metrics.items())))
     atomic.write_text(out / "report.html", render_html(metrics, sections))
     atomic.write_json(out / "baseline_parameters.json", {m: tuned[m] for m in baseline_methods})
+    if baseline_methods and store.folder is not None:
+        log.info("baseline store %s: %d results read, %d made", store.folder, store.counts["read"], store.counts["made"])
     return metrics
