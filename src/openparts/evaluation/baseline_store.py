@@ -5,9 +5,10 @@ after new unlabeled data lands) would tune them on the dev images and segment ev
 again, NCut at seconds per image. The store keeps each result in a file named by what it depends
 on: the method, its parameters, the dataset's content, and the code and libraries that make it
 (`baseline_code`), so a change to any of them (a new test image, an edited baselines.py, another
-scikit-image) makes the result anew and nothing stale is ever read. Files are written whole (atomic) and never changed, so runs may
-share a store; one that cannot be read is logged and made again. A read sets the file's
-modification time, so `prune` can tell the results nobody has used for a while.
+scikit-image) makes the result anew and nothing stale is ever read. Files are written whole
+(atomic) and never changed, so runs may share a store; one that cannot be read is logged and made
+again. A read sets the file's modification time, so `prune` can tell the results nobody has used
+for a while.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def _mark_used(path: Path) -> None:
     """The file's modification time becomes its last use (its content never changes)."""
     try:
         os.utime(path)
-    except OSError as error:  # a store mounted read-only: results are still read, never pruned by use
+    except OSError as error:  # a store mounted read-only: still read, its files keep the time they were made
         log.debug("%s: last use not recorded (%s)", path, error)
 
 
