@@ -225,10 +225,9 @@ class Scorer:
     Baselines do not depend on any model, so their parameters and segments (the evaluation
     package's BaselineStore, `baseline_store/`) and their scores (baselines.json) are kept in
     `--work`, keyed by the datasets' content and the code (the scores by the whole evaluation
-    package's, `scoring_code`): a run with a new model
-    spends its time on the model, not on segmenting the sets again to cut the baselines to the
-    model's segment count (`@matched`; NCut takes minutes per set), and a change to how
-    baselines segment or score makes them anew.
+    package's, `scoring_code`): a run with a new model spends its time on the model, not on
+    segmenting the sets again to cut the baselines to the model's segment count (`@matched`; NCut
+    takes minutes per set), and a change to how baselines segment or score makes them anew.
     """
 
     def __init__(self, paths: dict[str, Path], predict_config: dict[str, Any], work: Path) -> None:
