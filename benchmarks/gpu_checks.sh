@@ -50,7 +50,7 @@ export PYTHONUNBUFFERED=1 OPENPARTS_TRACKING=off TQDM_DISABLE=1 OMP_NUM_THREADS=
 tar xf .devdata/quality.tar.gz -C "$WORK" --skip-old-files || exit 1
 nvidia-smi -L 2>/dev/null
 # the kept baselines are keyed by scikit-image's version too: another version here than the pack's
-# (0.26.0 in session 19's) segments every set again: 276 s with 2 workers here, so about a minute there (not measured)
+# (packed with 0.26.0) segments every set again: 276 s with 2 workers here, so about a minute there (not measured)
 "$PY" -c "import torch, transformers, skimage; print('torch', torch.__version__, 'transformers', transformers.__version__,
   'scikit-image', skimage.__version__, 'cuda', torch.cuda.is_available())"
 

@@ -39,8 +39,9 @@ def _on_cluster(task: dsl.PipelineTask, gpu: bool, accelerator: str, gpus: int) 
 
 
 def _with_kept_baselines(task: dsl.PipelineTask, claim: dsl.pipeline_channel.PipelineChannel) -> dsl.PipelineTask:
-    """The store's files are written to a temporary name and renamed, and never changed after:
-    evaluate pods of concurrent runs can share the claim (ReadWriteMany across nodes)."""
+    """Outside `build_pipeline`, whose `kubernetes` flag hides the module there. The store's files
+    are written to a temporary name and renamed, and never changed after: evaluate pods of
+    concurrent runs can share the claim (ReadWriteMany across nodes)."""
     return kubernetes.mount_pvc(task, pvc_name=claim, mount_path=STORE_MOUNT)
 
 

@@ -30,7 +30,7 @@ from openparts.evaluation import baselines, instance_ap
 from openparts.fingerprint import content_hash
 
 log = logging.getLogger(__name__)
-KINDS = ("tuned", "segments")
+TUNED, SEGMENTS = "tuned", "segments"  # the store's two folders: chosen parameters, segments
 
 
 RESULT_SOURCES = (baselines, instance_ap, mask_io)
@@ -68,21 +68,21 @@ class BaselineStore:
 
     def tuned(self, dev: PartDataset, method: str, indices: Sequence[int]) -> dict[str, Any]:
         """The parameters with the best AP on the dev images `indices` (baselines.tune)."""
-        name = self._name("tuned", method, [list(indices)], dev)
+        name = self._name(TUNED, method, [list(indices)], dev)
         return self._kept(name, dict, lambda: baselines.tune(dev, method, indices)[0])
 
     def predictions(self, dataset: PartDataset, method: str, params: dict[str, Any], progress: bool = True) -> list[dict[str, Any]]:
         """The baseline's segments of every image of `dataset`, as COCO results."""
-        name = self._name("segments", method, [params], dataset)
+        name = self._name(SEGMENTS, method, [params], dataset)
         return self._kept(name, list, lambda: baselines.predict_baseline(dataset, method, params, progress=progress))
 
     def path(self, name: str) -> Path | None:
         """Where the result `name` is kept; None without a folder."""
         return self.folder / f"{name}.json" if self.folder is not None else None
 
-    def _name(self, kind: str, method: str, identity: list[Any], dataset: PartDataset) -> str:
-        key = json.dumps([kind, method, *identity, content_hash(dataset.root), self.code], sort_keys=True)
-        return f"{kind}/{method}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    def _name(self, folder: str, method: str, identity: list[Any], dataset: PartDataset) -> str:
+        key = json.dumps([folder, method, *identity, content_hash(dataset.root), self.code], sort_keys=True)
+        return f"{folder}/{method}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
     def _kept(self, name: str, kind: type, make: Callable[[], Any]) -> Any:
         """The result named `name` (a `kind`) from memory, else from its file, else made and kept."""
@@ -141,10 +141,10 @@ def prune(folder: str | os.PathLike[str], unused_days: float) -> tuple[list[Path
         raise ValueError(f"unused_days must be 0 or more, got {unused_days}")
     cutoff = time.time() - unused_days * 86400
     removed, freed = [], 0
-    for kind in KINDS:
-        if not (root / kind).is_dir():
+    for folder_name in (TUNED, SEGMENTS):
+        if not (root / folder_name).is_dir():
             continue
-        for entry in sorted((root / kind).iterdir()):
+        for entry in sorted((root / folder_name).iterdir()):
             try:
                 status = entry.stat()
             except FileNotFoundError:  # pruned or renamed by another process meanwhile
