@@ -111,12 +111,25 @@ def test_score_is_class_probability_times_mask_quality() -> None:
     mask_logits = torch.full((2, 4, 4), -5.0)
     mask_logits[0, :2, :2] = 5.0
     mask_logits[1, :, :] = 5.0
-    scores, labels, selected, probabilities = select_parts(class_logits, mask_logits, top_k=2)
+    scores, labels, queries, probabilities = select_parts(class_logits, mask_logits, top_k=2)
     probability = torch.softmax(torch.tensor([2.0, 0.0]), 0)[0]
     quality = torch.sigmoid(torch.tensor(5.0))
     assert scores[0] == pytest.approx(float(probability * quality), rel=1e-5)
-    assert labels.tolist() == [0, 0] and selected.shape == (2, 4, 4)
+    assert labels.tolist() == [0, 0] and queries.tolist() == [0, 1]
     assert probabilities[0] == pytest.approx(float(probability), rel=1e-5)
+
+
+def test_a_query_picked_for_two_classes_scores_its_one_mask_quality_for_each() -> None:
+    """Quality is measured once per picked query, on a cropped (non-contiguous) view too."""
+    generator = torch.Generator().manual_seed(0)
+    class_logits = torch.tensor([[3.0, 2.5, -4.0], [-3.0, -3.0, 4.0], [0.0, 1.0, 0.0]])  # query 0 is both classes
+    padded = torch.randn(3, 6, 9, generator=generator) * 3
+    mask_logits = padded[:, :5, :7]
+    scores, labels, queries, probabilities = select_parts(class_logits, mask_logits, top_k=3)
+    binary = (mask_logits > 0).float()
+    quality = (mask_logits.sigmoid() * binary).flatten(1).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
+    assert queries.tolist() == [0, 2, 0] and labels.tolist() == [0, 1, 1]
+    torch.testing.assert_close(scores, probabilities * quality[queries])
 
 
 def test_resize_keeps_the_shortest_edge_and_caps_the_longest() -> None:
@@ -163,7 +176,9 @@ def test_part_map_gives_each_pixel_to_the_most_confident_part() -> None:
     logits[1, 2:5, 2:5] = 6.0  # a small part, at class probability 0.55: 0.55 x 0.998 = 0.55
     region = np.zeros((8, 8), bool)
     region[1:7, 1:7] = True
-    parts = upsample_parts(logits, torch.tensor([0.6, 0.55]), (8, 8), region, partition=True, chunk=1)
+    given = logits.clone()
+    parts = upsample_parts(logits, torch.tensor([0, 1]), torch.tensor([0.6, 0.55]), (8, 8), region, partition=True, chunk=1)
+    torch.testing.assert_close(logits, given)  # at the original size already: read, not upsampled in place
     owners = parts.owners
     assert parts.kept.tolist() == [0, 1]
     assert (owners[~region] == -1).all()
@@ -182,7 +197,7 @@ def test_part_map_is_the_argmax_over_the_parts_post_aware_filtering_keeps() -> N
     weights[4] = 1.0
     obj = np.zeros((13, 11), bool)
     obj[3:11, 2:8] = True
-    parts = upsample_parts(logits, weights, obj.shape, obj, min_area=2, min_kept_fraction=0.5, partition=True, chunk=3)
+    parts = upsample_parts(logits, torch.arange(10), weights, obj.shape, obj, min_area=2, min_kept_fraction=0.5, partition=True, chunk=3)
 
     full = functional.interpolate(logits[None], size=obj.shape, mode="bilinear", align_corners=False)[0]
     filtered, keep = post_aware_filter((full > 0).numpy(), obj, 2, 0.5)

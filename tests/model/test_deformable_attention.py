@@ -45,3 +45,26 @@ def test_models_use_it_and_the_unoptimised_baseline_can_still_be_measured() -> N
             theirs = model.mask2former(pixel_values=pixels).masks_queries_logits
     assert modeling_mask2former.multi_scale_deformable_attention is deformable_attention.multi_scale_deformable_attention
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
+def test_without_autograd_it_gathers_what_transformers_samples(monkeypatch) -> None:
+    """Prediction takes the gathered path; it must agree with transformers' bilinear sampling,
+    including zero padding outside the map and locations exactly on its edges."""
+    value, locations, weights = attention_inputs()
+    locations[0, :5, 0, :, 0] = torch.tensor([0.0, 1.0])  # a sample on the map's corners
+    theirs = deformable_attention.transformers_attention(value, SHAPES, locations, weights)
+    monkeypatch.setattr(deformable_attention, "sampled_attention", None)  # calling it would fail
+    with torch.inference_mode():
+        gathered = deformable_attention.multi_scale_deformable_attention(value, SHAPES, locations, weights)
+        in_bf16 = deformable_attention.multi_scale_deformable_attention(value.bfloat16(), SHAPES, locations, weights)
+    torch.testing.assert_close(gathered, theirs, rtol=1e-5, atol=1e-5)
+    assert in_bf16.dtype == torch.bfloat16
+    torch.testing.assert_close(in_bf16.float(), theirs, rtol=0.02, atol=0.05)
+
+
+def test_training_samples_with_grid_sample(monkeypatch) -> None:
+    """The gathered path's backward is slower: with autograd on, the sampled path must run."""
+    value, locations, weights = (tensor.requires_grad_() for tensor in attention_inputs())
+    monkeypatch.setattr(deformable_attention, "gathered_attention", None)
+    output = deformable_attention.multi_scale_deformable_attention(value, SHAPES, locations, weights)
+    assert output.requires_grad
