@@ -83,3 +83,16 @@ def test_image_without_parts_trains() -> None:
     empty = [{"masks": torch.zeros(0, 64, 64, dtype=torch.bool), "labels": torch.zeros(0, dtype=torch.long)}]
     output = model(torch.rand(1, 4, 64, 64), empty)
     assert torch.isfinite(output.loss)
+
+
+def test_the_transformer_decoder_reads_contiguous_features() -> None:
+    """transformers hands its decoder permuted views; with several channels-last images, reading
+    them copied the attention weights per pixel. Our hook must still find and fix its inputs."""
+    model = build_model(tiny()).eval().to(memory_format=torch.channels_last)
+    seen = {}
+    decoder = model.mask2former.model.transformer_module.decoder
+    decoder.register_forward_pre_hook(lambda module, args, kwargs: seen.update(kwargs), with_kwargs=True)
+    with torch.inference_mode():
+        model(torch.rand(2, 4, 64, 64).contiguous(memory_format=torch.channels_last))
+    features = [*seen["encoder_hidden_states"], *seen["multi_stage_positional_embeddings"], seen["pixel_embeddings"]]
+    assert all(tensor.is_contiguous() for tensor in features)

@@ -58,8 +58,7 @@ def sampled_attention(
     """grid_sample per level, each level's samples weighted and summed at once: the training path."""
     batch, _, heads, channels = value.shape
     queries = sampling_locations.shape[1]
-    shapes = [(int(height), int(width)) for height, width in value_spatial_shapes]
-    level_values = value.split([height * width for height, width in shapes], dim=1)
+    shapes, level_values = split_levels(value, value_spatial_shapes)
     # level-major, so that each level's grid and weights are contiguous: [levels, batch * heads, queries, points, ...]
     grids = (2 * sampling_locations - 1).permute(3, 0, 2, 1, 4, 5).flatten(1, 2).contiguous()
     weights = attention_weights.permute(3, 0, 2, 1, 4).flatten(1, 2).unsqueeze(2).contiguous()
@@ -81,8 +80,7 @@ def gathered_attention(
     """One `embedding_bag` over all levels: the inference path (same arguments and result)."""
     batch, _, heads, channels = value.shape
     queries = sampling_locations.shape[1]
-    shapes = [(int(height), int(width)) for height, width in value_spatial_shapes]
-    level_values = value.split([height * width for height, width in shapes], dim=1)
+    shapes, level_values = split_levels(value, value_spatial_shapes)
     locations = sampling_locations.permute(3, 5, 0, 1, 2, 4)  # [levels, x/y, batch, queries, heads, points]
     attention = attention_weights.permute(3, 0, 1, 2, 4)  # [levels, batch, queries, heads, points]
     head = torch.arange(heads, device=value.device).view(heads, 1)
@@ -122,6 +120,14 @@ def gathered_attention(
         torch.stack(rows, 3).view(bags, -1), table, per_sample_weights=torch.stack(weights, 3).view(bags, -1).to(table.dtype), mode="sum"
     )
     return output.view(batch, queries, heads * channels)
+
+
+def split_levels(
+    value: torch.Tensor, value_spatial_shapes: torch.Tensor | list[tuple[int, int]]
+) -> tuple[list[tuple[int, int]], tuple[torch.Tensor, ...]]:
+    """Each level's (height, width) as Python ints, and its slice of `value`'s tokens."""
+    shapes = [(int(height), int(width)) for height, width in value_spatial_shapes]
+    return shapes, value.split([height * width for height, width in shapes], dim=1)
 
 
 def install() -> None:
