@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 CHUNK_PIXELS = 1 << 20
 """Post-processing works on masks a few at a time, about this many pixels: glibc maps a temporary
 over 32 MB afresh, and page-faults it in, at every allocation. The quality of 50 masks at 512 px
-took 59 ms in one piece on a 2-core CPU, 9 ms in pieces of 1 M pixels; bounded memory besides."""
+took 47-63 ms in one piece on a 2-core CPU, 6.5-7.1 ms in pieces of 1 M pixels
+(benchmarks/results/prediction-avx512bf16/micro.py); bounded memory besides."""
 
 
 @dataclass
@@ -141,8 +142,8 @@ def select_parts(
 
 def mask_quality(logits: torch.Tensor) -> torch.Tensor:
     """Mean probability over each mask's pixels (logit > 0). On relu(x), sign counts those pixels
-    in floats (a sum over a boolean mask first converts it to int64: 21 ms per 512 px image) and
-    sigmoid is the probability there and 0.5 elsewhere."""
+    without a boolean tensor (0.1 against 0.3 ms for 4 masks at 512 px) and sigmoid is the
+    probability there and 0.5 elsewhere."""
     kept = logits.flatten(1).relu()
     positives = kept.sign().sum(1)
     return (kept.sigmoid_().sum(1) - 0.5 * (kept.shape[1] - positives)) / (positives + 1e-6)

@@ -15,9 +15,10 @@ is gone. The same sums in another order, so outputs and gradients agree to float
 Without autograd (prediction, pseudo labels, feature clustering) the samples are gathered
 instead: each query's bag of levels x points x 4 bilinear neighbours, weighted by bilinear
 weight x attention weight, is one row of `embedding_bag`, a fused gather and weighted sum, over
-each level's values bordered by zeros (a neighbour outside the map reads the border). On the
-2-core CPU at 512 px that took the sampling from 48 to 16 ms per layer; its backward is slower
-than grid_sample's, so training keeps the path above.
+each level's values bordered by zeros (a neighbour outside the map reads the border). Per layer
+on a 2-core AVX-512 CPU: 17-42 ms against 33-54 at 512 px, 16-18 against 31-32 at 256 px in
+batches of 4; forward and backward, 184-217 ms against 91-148, so training keeps the path above
+(benchmarks/results/prediction-avx512bf16/micro.py, three runs).
 """
 
 from __future__ import annotations

@@ -1,0 +1,105 @@
+"""The micro-measurements behind this folder's README and the docstrings that cite them.
+
+    python benchmarks/results/prediction-avx512bf16/micro.py > benchmarks/results/prediction-avx512bf16/micro.log
+
+Each line: the best of 9 timed calls after a warm-up, in ms, on the machine it runs on.
+- deformable attention sampling at the cpu preset's shapes (8 heads x 32 channels, 3 levels,
+  4 points): grid_sample per level (training path) vs embedding_bag (inference path), forward
+  alone and forward + backward;
+- mask quality of 50 masks: the old product with the binary mask in one piece vs `mask_quality`
+  in one piece and in `rows_per_chunk` pieces; a boolean sum vs sign on relu;
+- the first upsampling of 50 stride-4 masks to 512 px in one call vs in chunks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+from torch.nn import functional
+
+from openparts.engine.predict import mask_quality, rows_per_chunk
+from openparts.model.deformable_attention import gathered_attention, sampled_attention
+
+
+def best_ms(work: Callable[[], object]) -> float:
+    work()
+    timings = []
+    for _ in range(9):
+        start = time.perf_counter()
+        work()
+        timings.append(time.perf_counter() - start)
+    return 1000 * min(timings)
+
+
+def attention(batch: int, size: int) -> None:
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(size // 8, size // 8), (size // 16, size // 16), (size // 32, size // 32)]
+    tokens = sum(height * width for height, width in shapes)
+    inputs = (
+        torch.randn(batch, tokens, 8, 32, generator=generator),
+        torch.rand(batch, tokens, 8, 3, 4, 2, generator=generator) * 1.2 - 0.1,
+        torch.rand(batch, tokens, 8, 3, 4, generator=generator).softmax(-1),
+    )
+    upstream = torch.randn(batch, tokens, 256, generator=generator)
+
+    def forward_backward(path: Callable[..., torch.Tensor]) -> None:
+        value, locations, weights = (tensor.clone().requires_grad_() for tensor in inputs)
+        (path(value, shapes, locations, weights) * upstream).sum().backward()
+
+    with torch.inference_mode():
+        forward = {
+            path.__name__: best_ms(lambda path=path: path(inputs[0], shapes, *inputs[1:]))
+            for path in (sampled_attention, gathered_attention)
+        }
+    backward = {path.__name__: best_ms(lambda path=path: forward_backward(path)) for path in (sampled_attention, gathered_attention)}
+    sampled, gathered = forward["sampled_attention"], forward["gathered_attention"]
+    print(f"attention {size} px batch {batch}: forward sampled {sampled:.1f} gathered {gathered:.1f}; ", end="")
+    print(f"forward+backward sampled {backward['sampled_attention']:.1f} gathered {backward['gathered_attention']:.1f}")
+
+
+def quality(size: int) -> None:
+    logits = torch.randn(50, size, size, generator=torch.Generator().manual_seed(0)) * 3
+
+    def product() -> torch.Tensor:
+        binary = (logits > 0).float()
+        return (logits.sigmoid() * binary).flatten(1).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
+
+    def chunked() -> torch.Tensor:
+        return torch.cat([mask_quality(rows) for rows in logits.split(rows_per_chunk(size, size))])
+
+    flat = logits[:4].flatten(1)
+    with torch.inference_mode():
+        torch.testing.assert_close(chunked(), product())
+        timings = {
+            "product": best_ms(product),
+            "mask_quality whole": best_ms(lambda: mask_quality(logits)),
+            f"in chunks of {rows_per_chunk(size, size)}": best_ms(chunked),
+            "count of 4 masks, bool sum": best_ms(lambda: (flat > 0).sum(1)),
+            "sign of relu": best_ms(lambda: flat.relu().sign().sum(1)),
+        }
+    print(f"mask quality {size} px, 50 masks: " + ", ".join(f"{name} {ms:.1f}" for name, ms in timings.items()))
+
+
+def first_upsampling(size: int) -> None:
+    low = torch.randn(1, 50, size // 4, size // 4)
+    rows = rows_per_chunk(size, size)
+    with torch.inference_mode():
+        whole = best_ms(lambda: functional.interpolate(low, size=(size, size), mode="bilinear", align_corners=False))
+        pieces = best_ms(
+            lambda: [
+                functional.interpolate(low[:, start : start + rows], size=(size, size), mode="bilinear", align_corners=False)
+                for start in range(0, 50, rows)
+            ]
+        )
+    print(f"upsampling 50 masks to {size} px: one call {whole:.1f}, chunks of {rows} {pieces:.1f}")
+
+
+if __name__ == "__main__":
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}")
+    attention(1, 512)
+    attention(4, 256)
+    for size in (256, 512):
+        quality(size)
+    first_upsampling(512)
