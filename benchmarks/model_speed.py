@@ -8,6 +8,8 @@ at each size, beside the baseline measured in the same run: the plain transforme
 pass (fp32, autograd on, one image at a time), which our Predictor replaces with batched,
 inference-mode, channels-last execution in bf16 where the hardware has it natively
 (`predict.precision: auto`) and with our deformable attention (openparts.model.deformable_attention).
+The two alternate `--rounds` times and the median of the rounds' ratios is printed beside each
+round's: a ratio from one timing of each moved by a fifth between runs on a shared 2-core machine.
 On CUDA it also reports peak GPU memory. On CPU it also prints the fp32 ceiling: the plain
 forward's time over the time its convolutions and matrix products alone would take at the best
 rates this machine reaches, which bounds what any fp32 optimisation can gain.
@@ -35,9 +37,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -165,27 +169,53 @@ def profile_summary(profiler: torch.profiler.profile, steps: int, step_seconds: 
     return "\n".join([*lines, "", table])
 
 
-def prediction_images_per_second(
-    config: dict, size: int, images: int, device: torch.device, profiler: torch.profiler.profile | None = None, compiled: bool = False
-) -> tuple[float, float, float, tuple[float, float] | None]:
+@dataclass
+class PredictionSpeed:
+    ours: float  # images/s, median over the rounds
+    plain: float  # the plain transformers forward's images/s, median over the rounds
+    ratios: list[float]  # ours over the plain forward, round by round
+    ceiling: float  # the fp32 ceiling (`fp32_ceiling`); nan on CUDA
+    compiled: tuple[float, float] | None  # `compiled_prediction`'s result, with --compile
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+
+def prediction_speed(
+    config: dict,
+    size: int,
+    images: int,
+    device: torch.device,
+    rounds: int = 3,
+    profiler: torch.profiler.profile | None = None,
+    compiled: bool = False,
+) -> PredictionSpeed:
     """Images/s of our Predictor and of the plain forward (transformers' own deformable attention
     included), the fp32 ceiling: how much faster than the plain forward any fp32 schedule could
     be on this machine (`fp32_ceiling`), and with `compiled` what torch.compile would add
-    (`compiled_prediction`)."""
+    (`compiled_prediction`).
+
+    The two alternate, `rounds` times: ours, then the plain forward. On a shared 2-core machine
+    the plain forward alone moved 3.45-5.03 images/s between runs at 256 px, so one ratio from one
+    timing of each was as noisy as that; the median of ratios taken seconds apart is not."""
     model = build_model(config["model"]).to(device).eval()
     pictures = [torch.randint(0, 255, (size, size, 3), dtype=torch.uint8).numpy() for _ in range(images)]
     objects = [None] * images
     predictor = Predictor(model, {**config["predict"], "shortest_edge": size, "max_size": size}, device)
     batch = config["predict"]["batch_size"]
     predictor.predict_batch(pictures[:batch], objects[:batch])
-    start = time.perf_counter()
-    for offset in range(0, images, batch):
-        predictor.predict_batch(pictures[offset : offset + batch], objects[offset : offset + batch])
-    ours = images / (time.perf_counter() - start)
-    baseline = plain_forward_images_per_second(model, size, images, device)
+    ours, plain = [], []
+    for _ in range(rounds):
+        model.to(memory_format=predictor.memory_format)  # the plain forward leaves it channels-first
+        start = time.perf_counter()
+        for offset in range(0, images, batch):
+            predictor.predict_batch(pictures[offset : offset + batch], objects[offset : offset + batch])
+        ours.append(images / (time.perf_counter() - start))
+        plain.append(plain_forward_images_per_second(model, size, images, device))
     model.to(memory_format=predictor.memory_format)  # back to our layout for the passes below
-    plain = torch.rand(1, model.in_channels, size, size, device=device)
-    ceiling = fp32_ceiling(model.mask2former, plain, 1 / baseline) if device.type == "cpu" else float("nan")  # a CPU bound
+    single = torch.rand(1, model.in_channels, size, size, device=device)
+    ceiling = fp32_ceiling(model.mask2former, single, 1 / statistics.median(plain)) if device.type == "cpu" else float("nan")
     under_compile = compiled_prediction(predictor, pictures, objects) if compiled else None
     if profiler is not None:  # last: its hooks must not slow the timed runs
         label_regions(model)
@@ -193,7 +223,8 @@ def prediction_images_per_second(
             for offset in range(0, images, batch):
                 with torch.profiler.record_function("prediction"):
                     predictor.predict_batch(pictures[offset : offset + batch], objects[offset : offset + batch])
-    return ours, baseline, ceiling, under_compile
+    ratios = [mine / theirs for mine, theirs in zip(ours, plain, strict=True)]
+    return PredictionSpeed(statistics.median(ours), statistics.median(plain), ratios, ceiling, under_compile)
 
 
 def plain_forward_images_per_second(model: torch.nn.Module, size: int, images: int, device: torch.device) -> float:
@@ -319,7 +350,10 @@ def main() -> int:
     add_preset_arguments(parser)
     parser.add_argument("--sizes", type=int, nargs="*", default=[256, 512], help="synthetic-batch and prediction sizes (none: skip)")
     parser.add_argument("--steps", type=int, default=5, help="training steps timed per size (0: time prediction only)")
-    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--images", type=int, default=8, help="images per timing of each side")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="prediction timings of ours and the plain forward, alternating; the median ratio is printed"
+    )
     parser.add_argument("--data", type=Path, help="time training steps on this dataset's crops (crop size of the preset)")
     parser.add_argument(
         "--profile", action="store_true", help="where the time goes (torch.profiler): training steps on --data, prediction at each size"
@@ -382,31 +416,35 @@ def measure(args: argparse.Namespace, config: dict, device: torch.device) -> Non
                 memory,
             )
         profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if args.profile else None
-        ours, baseline, ceiling, compiled = prediction_images_per_second(config, size, args.images, device, profiler, args.compile)
+        speed = prediction_speed(config, size, args.images, device, args.rounds, profiler, args.compile)
         dtype = inference_dtype(device, config["predict"]["precision"])
         bound = (
-            f" (fp32 ceiling {ceiling:.2f}x: the plain forward's convolutions and matrix products alone, at this machine's best rates)"
+            f" (fp32 ceiling {speed.ceiling:.2f}x: the plain forward's convolutions and matrix products alone,"
+            " at this machine's best rates)"
             if device.type == "cpu"
             else ""
         )
         log.info(
-            "%d px: prediction %.2f images/s (%s, channels-last %s); plain transformers forward %.2f images/s; ratio %.2fx%s",
+            "%d px: prediction %.2f images/s (%s, channels-last %s); plain transformers forward %.2f images/s; "
+            "ratio %.2fx, median of %d rounds (%s)%s",
             size,
-            ours,
+            speed.ours,
             str(dtype).removeprefix("torch."),
             config["predict"]["channels_last"],
-            baseline,
-            ours / baseline,
+            speed.plain,
+            speed.ratio,
+            len(speed.ratios),
+            ", ".join(f"{ratio:.2f}" for ratio in speed.ratios),
             bound,
         )
-        if compiled is not None:
-            compiling, speed = compiled
+        if speed.compiled is not None:
+            compiling, compiled_speed = speed.compiled
             log.info(
                 "%d px: prediction under torch.compile %.2f images/s: %.2fx ours, %.2fx the plain forward; first call compiling %.0f s",
                 size,
-                speed,
-                speed / ours,
-                speed / baseline,
+                compiled_speed,
+                compiled_speed / speed.ours,
+                compiled_speed / speed.plain,
                 compiling,
             )
         if profiler is not None:

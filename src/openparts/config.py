@@ -91,8 +91,10 @@ _CPU: dict[str, Any] = {
         "max_size": 1024,
         "batch_size": 4,
         # on CPU, images run in groups of at most this many padded pixels (0: batch_size alone):
-        # large batches outgrow the caches of many-core CPUs (benchmarks/prediction_settings.py)
-        "cpu_batch_pixels": 512 * 512,
+        # large batches outgrow the caches of many-core CPUs, and a batch of one loses channels-last
+        # in the pixel decoder's upsampling; two 512 px images at once were the fastest on 2 cores
+        # (Predictor.predict_batch; time yours with benchmarks/prediction_settings.py)
+        "cpu_batch_pixels": 2 * 512 * 512,
         "top_k": 100,
         "score_threshold": 0.0,
         "post_aware": False,

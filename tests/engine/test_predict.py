@@ -8,7 +8,15 @@ from torch.nn import functional
 from openparts.config import resolve
 from openparts.data import masks as mask_io
 from openparts.data.dataset import DatasetWriter, Part, PartDataset
-from openparts.engine.predict import Predictor, pixel_budget_groups, post_aware_filter, resized_shape, select_parts, upsample_parts
+from openparts.engine.predict import (
+    PartMap,
+    Predictor,
+    pixel_budget_groups,
+    post_aware_filter,
+    resized_shape,
+    select_parts,
+    upsample_parts,
+)
 from openparts.model import build_model
 
 
@@ -209,6 +217,32 @@ def test_part_map_is_the_argmax_over_the_parts_post_aware_filtering_keeps() -> N
     np.testing.assert_array_equal(parts.kept, expected_kept)
     np.testing.assert_array_equal(parts.masks, filtered[non_empty])
     np.testing.assert_array_equal(parts.owners, expected)
+
+
+def test_part_map_keeps_the_argmax_except_between_values_within_its_precision() -> None:
+    """The part index travels in the values' lowest bits: 300 parts take 9, so only values within
+    2^-14 of each other may swap; exact ties go to the first part; negative values own nothing."""
+    generator = torch.Generator().manual_seed(5)
+    values = torch.rand(300, 16, 16, generator=generator)
+    values[7, 0, 0] = values[3, 0, 0] = 2.0  # a tie: part 3 comes first
+    values[:, 1, 1] = -0.5  # every part left out here
+    part_map = PartMap((16, 16), 300, values.device)
+    for first in range(0, 300, 64):
+        part_map.add(values[first : first + 64].clone(), first)
+    owners = part_map.owners()
+    assert owners[0, 0] == 3 and owners[1, 1] == -1
+    top_two = values.topk(2, dim=0).values
+    clear = (top_two[0] - top_two[1]) > top_two[0] * 2.0**-14
+    clear[0, 0] = clear[1, 1] = False
+    assert clear.float().mean() > 0.95
+    assert torch.equal(owners[clear], values.argmax(0)[clear])
+    chosen = values.gather(0, owners.clamp(min=0)[None])[0]
+    torch.testing.assert_close(chosen, values.amax(0), rtol=2.0**-14, atol=0.0)
+
+
+def test_part_map_refuses_more_parts_than_its_bits_can_number() -> None:
+    with pytest.raises(ValueError, match="2\\*\\*16"):
+        PartMap((4, 4), 2**16 + 1, torch.device("cpu"))
 
 
 def test_partition_segments_are_disjoint_and_cover_the_object(model, odd_sized_dataset: Path) -> None:

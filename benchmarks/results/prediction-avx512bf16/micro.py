@@ -8,18 +8,27 @@ Each line: the best of 9 timed calls after a warm-up, in ms, on the machine it r
   alone and forward + backward;
 - mask quality of 50 masks: the old product with the binary mask in one piece vs `mask_quality`
   in one piece and in `rows_per_chunk` pieces; a boolean sum vs sign on relu;
-- the first upsampling of 50 stride-4 masks to 512 px in one call vs in chunks.
+- the first upsampling of 50 stride-4 masks to 512 px in one call vs in chunks;
+- `part-map` (alone with that argument): the part map's pieces, 4 masks of 512 px: `max(0)` with
+  indices vs `amax(0)`, rows taken by `[ ]` vs `index_select`; and `upsample_parts` of 50 masks
+  with the map and post-aware filtering, as the tree on the path has it (run it with
+  `PYTHONPATH=<older checkout>/src` for the older code);
+- `fpn` (alone with that argument): the pixel decoder's upsampling of its finest encoder level
+  (64 x 64 at 512 px, bf16) to 128 x 128, on the view transformers makes of the encoder's output,
+  for a batch of one image and of two.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch.nn import functional
 
-from openparts.engine.predict import mask_quality, rows_per_chunk
+from openparts.engine.predict import mask_quality, rows_per_chunk, upsample_parts
 from openparts.model.deformable_attention import gathered_attention, sampled_attention
 
 
@@ -96,8 +105,56 @@ def first_upsampling(size: int) -> None:
     print(f"upsampling 50 masks to {size} px: one call {whole:.1f}, chunks of {rows} {pieces:.1f}")
 
 
+def part_map() -> None:
+    generator = torch.Generator().manual_seed(0)
+    chunk = torch.rand(4, 512, 512, generator=generator)
+    logits = torch.randn(50, 512, 512, generator=generator) * 3
+    rows = torch.tensor([7, 3, 21, 9])
+    with torch.inference_mode():
+        timings = {
+            "max(0) of 4 masks": best_ms(lambda: chunk.max(0)),
+            "amax(0)": best_ms(lambda: chunk.amax(0)),
+            "4 rows of 50 by [ ]": best_ms(lambda: logits[rows]),
+            "by index_select": best_ms(lambda: logits.index_select(0, rows)),
+        }
+    print("part map pieces, 512 px: " + ", ".join(f"{name} {ms:.2f}" for name, ms in timings.items()))
+    for size in (256, 512):
+        arguments = (
+            torch.randn(50, size, size, generator=generator) * 3,
+            torch.randperm(50, generator=generator),
+            torch.rand(50, generator=generator),
+            (size, size),
+            np.pad(np.ones((size - size // 4, size - size // 4), dtype=bool), size // 8),  # the object: a centred box
+            16,
+            0.3,
+        )
+        with torch.inference_mode():
+            took = best_ms(lambda arguments=arguments: upsample_parts(*arguments, partition=True))
+        print(f"upsample_parts of 50 masks at {size} px with the part map, post-aware: {took:.1f}")
+
+
+def fpn_upsampling() -> None:
+    """transformers splits the encoder's [batch, tokens, channels] output by level and views each
+    as [batch, channels, height, width]; for one image the view's batch stride is the channels',
+    which torch does not take for channels-last, so the upsampling takes its generic path."""
+    for batch in (1, 2):
+        encoded = torch.randn(batch, 64 * 64 + 32 * 32 + 16 * 16, 256).bfloat16()
+        level = encoded.split([64 * 64, 32 * 32, 16 * 16], 1)[0].transpose(1, 2).view(batch, -1, 64, 64)
+        with torch.inference_mode():
+            took = best_ms(lambda level=level: functional.interpolate(level, size=(128, 128), mode="bilinear", align_corners=False))
+        output = functional.interpolate(level, size=(128, 128), mode="bilinear", align_corners=False)
+        layout = "channels-last" if output.is_contiguous(memory_format=torch.channels_last) else "channels-first"
+        print(f"FPN upsampling 64 -> 128 px, 256 channels, bf16, batch {batch}: {took:.1f} ms, {took / batch:.1f} per image, out {layout}")
+
+
 if __name__ == "__main__":
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}")
+    if sys.argv[1:] == ["part-map"]:
+        part_map()
+        sys.exit()
+    if sys.argv[1:] == ["fpn"]:
+        fpn_upsampling()
+        sys.exit()
     attention(1, 512)
     attention(4, 256)
     for size in (256, 512):

@@ -135,7 +135,7 @@ def select_parts(
     queries = torch.div(top_indices, num_classes, rounding_mode="floor")
     labels = top_indices % num_classes
     picked, slot = torch.unique(queries, return_inverse=True)  # a query picked with several classes is measured once
-    logits = mask_logits if len(picked) == len(mask_logits) else mask_logits[picked]
+    logits = mask_logits if len(picked) == len(mask_logits) else mask_logits.index_select(0, picked)
     quality = torch.cat([mask_quality(rows) for rows in logits.split(rows_per_chunk(*logits.shape[-2:]))])
     return top_scores * quality[slot], labels, queries, top_scores
 
@@ -187,16 +187,17 @@ def upsample_parts(
 
     One pass, `chunk` masks at a time (default: `rows_per_chunk`): each chunk of logits is
     upsampled once (not at all where the sizes already agree) and serves both the masks and the
-    running argmax of weight x mask probability. The map covers the object (post-aware), else the
-    union of the kept masks.
+    running argmax of weight x mask probability (`PartMap`). The map covers the object
+    (post-aware), else the union of the kept masks.
     """
-    masks: list[np.ndarray] = []
+    count = len(queries)
+    masks = np.empty((count, *size), dtype=bool)  # the kept masks, filled in order: no concatenation at the end
+    filled = 0
     kept: list[np.ndarray] = []
-    best = torch.full(size, -1.0, device=mask_logits.device)
-    owner = torch.full(size, -1, dtype=torch.int64, device=mask_logits.device)  # an index among all parts given
+    part_map = PartMap(size, count, mask_logits.device) if partition else None
     chunk = chunk or rows_per_chunk(*size)
-    for start in range(0, len(queries), chunk):
-        block = mask_logits[queries[start : start + chunk]]  # a copy: the map below may work on it in place
+    for start in range(0, count, chunk):
+        block = mask_logits.index_select(0, queries[start : start + chunk])  # a copy, which the map may overwrite; [ ] took 6x longer
         if tuple(block.shape[-2:]) != tuple(size):
             block = functional.interpolate(block[None], size=size, mode="bilinear", align_corners=False)[0]
         binary = (block > 0).cpu().numpy()
@@ -205,27 +206,55 @@ def upsample_parts(
             binary, keep = post_aware_filter(binary, object_mask, min_area, min_kept_fraction)
         non_empty = binary.any(axis=(1, 2))
         indices = np.flatnonzero(keep)[non_empty]
-        masks.append(binary[non_empty])
+        masks[filled : filled + len(indices)] = binary[non_empty]
+        filled += len(indices)
         kept.append(indices + start)
-        if partition and len(indices):
+        if part_map is not None and len(indices):
             # a dropped part's value, -sigmoid, loses to every kept one (>= 0); no gather of the kept rows
             weight = torch.full((len(block),), -1.0, device=block.device)
             rows = torch.from_numpy(indices).to(block.device)
             weight[rows] = weights[rows + start].float()
-            value, index = block.sigmoid_().mul_(weight[:, None, None]).max(0)
-            better = value > best
-            best = torch.where(better, value, best)
-            owner = torch.where(better, index + start, owner)
-    stacked = np.concatenate(masks) if masks else np.zeros((0, *size), dtype=bool)
+            part_map.add(block.sigmoid_().mul_(weight[:, None, None]), start)
     numbers = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+    stacked = masks[:filled]
     owners = None
-    if partition:
+    if part_map is not None:
         region = object_mask if object_mask is not None else stacked.any(axis=0)
-        number_of = np.full(len(queries), -1)  # a part's index among the kept ones
+        number_of = np.full(count, -1)  # a part's index among the kept ones
         number_of[numbers] = np.arange(len(numbers))
-        owner_array = owner.cpu().numpy()
-        owners = np.where(region & (owner_array >= 0), number_of[owner_array], -1)
+        owner = part_map.owners().cpu().numpy()
+        owners = np.where(region & (owner >= 0), number_of[owner], -1)
     return UpsampledParts(stacked, numbers, owners)
+
+
+class PartMap:
+    """Each pixel's part of highest value, built chunk by chunk of parts.
+
+    `max(0)` with indices took 1.95-2.19 ms per chunk of 4 masks at 512 px (13 chunks an image)
+    against 0.04-0.07 ms for the values alone (`amax`; benchmarks/results/prediction-avx512bf16/
+    micro.py part-map), so the index travels inside the value: for
+    values >= 0 the int32 view of a float32 orders as the float does, and its lowest bits are
+    replaced by the part's rank from the top. One `amax` then keeps the largest value and, among
+    values equal in the remaining bits (within 2^-(23 - bits) of each other, relatively), the
+    first part. Negative values (parts left out) never own a pixel.
+    """
+
+    def __init__(self, size: tuple[int, int], parts: int, device: torch.device) -> None:
+        self.bits = max(1, (parts - 1).bit_length())
+        if self.bits > 16:
+            raise ValueError(f"a part map over {parts} parts: at most 2**16, so that values keep 7 bits of precision")
+        self.low = (1 << self.bits) - 1
+        self.best = torch.full(size, -1, dtype=torch.int32, device=device)
+
+    def add(self, values: torch.Tensor, first: int) -> None:
+        """`values` [n, H, W] float32, of parts `first` to `first + n - 1`; overwritten."""
+        keys = values.view(torch.int32).bitwise_and_(~self.low)
+        ranks = self.low - torch.arange(first, first + len(values), dtype=torch.int32, device=values.device)
+        torch.maximum(self.best, keys.bitwise_or_(ranks[:, None, None]).amax(0), out=self.best)
+
+    def owners(self) -> torch.Tensor:
+        """Each pixel's part, -1 where no value was >= 0."""
+        return torch.where(self.best >= 0, self.low - (self.best & self.low), -1).long()
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -263,7 +292,12 @@ class Predictor:
         """Each image's parts. On CPU the images run in groups of at most `predict.cpu_batch_pixels`
         padded pixels (`pixel_budget_groups`): on a 16-core Xeon, 512 px images ran at 3.1-3.3
         images/s four at a time and at 3.9 one at a time, while at 256 px four at a time was the
-        fastest (`benchmarks/results/cpu-amx/`)."""
+        fastest (`benchmarks/results/cpu-amx/`). A group of one image is not free either: the
+        pixel decoder's view of its encoder output has a batch stride that torch does not take
+        for channels-last, so its upsampling ran the generic path, 10.2-10.5 ms against 0.9 per
+        image for two, and handed a channels-first tensor to the channels-last convolutions
+        (`benchmarks/results/prediction-avx512bf16/`, where two 512 px images at once were the
+        fastest on 2 cores)."""
         budget = self.config["cpu_batch_pixels"] if self.device.type == "cpu" else 0
         shapes = [resized_shape(*image.shape[:2], self.config["shortest_edge"], self.config["max_size"]) for image in images]
         results: list[list[PartPrediction]] = []
