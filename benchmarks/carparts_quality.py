@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from openparts.config import resolve
+from openparts.cpus import keep_freed_memory
 from openparts.data.adapters import convert
 from openparts.data.dataset import PartDataset
 from openparts.engine.predict import Predictor
@@ -53,6 +54,7 @@ def main() -> int:
     parser.add_argument("--shortest-edge", type=int, nargs="+", default=[256], help="test-time sizes to score")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    keep_freed_memory()  # as the openparts command does
     if not args.source.is_dir() and not (Path(args.work) / "data" / "test" / "annotations.json").is_file():
         log.error("needs %s (see ../shared/data/README.md)", args.source)
         return 1

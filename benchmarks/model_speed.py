@@ -49,6 +49,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers.models.mask2former import modeling_mask2former
 
 from openparts.config import resolve
+from openparts.cpus import keep_freed_memory
 from openparts.data.dataset import PartDataset
 from openparts.engine.data import training_loader
 from openparts.engine.predict import Predictor, inference_dtype, native_bf16
@@ -371,14 +372,16 @@ def main() -> int:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    kept = keep_freed_memory()  # as the openparts command does: both sides of each ratio run with it
     device = chosen_device(args.device)
     config = resolve(args.preset, args.overrides)
     log.info(
-        "preset %s on %s (%d threads; native bf16: %s)",
+        "preset %s on %s (%d threads; native bf16: %s; glibc keeps freed memory: %s)",
         args.preset,
         device_name(device),
         torch.get_num_threads(),
         native_bf16(device),
+        kept,
     )
     with deformable_attention.unoptimised() if args.transformers_attention else contextlib.nullcontext():
         measure(args, config, device)

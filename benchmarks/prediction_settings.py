@@ -27,6 +27,7 @@ import torch
 
 from benchmarks.model_speed import add_preset_arguments, chosen_device, device_name, plain_forward_images_per_second
 from openparts.config import resolve
+from openparts.cpus import keep_freed_memory
 from openparts.engine.predict import Predictor, native_bf16
 from openparts.model import build_model, deformable_attention
 
@@ -91,6 +92,7 @@ def main() -> int:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4])
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    keep_freed_memory()  # as the openparts command does: both sides of each ratio run with it
     device = chosen_device(args.device)
     config = resolve(args.preset, args.overrides)
     threads = args.threads or [torch.get_num_threads()]

@@ -44,6 +44,7 @@ import torch
 
 from openparts import __version__, atomic, evaluation, stages
 from openparts.config import resolve
+from openparts.cpus import keep_freed_memory
 from openparts.data.adapters import convert
 from openparts.data.dataset import PartDataset
 from openparts.data.subset import write_subset, write_union
@@ -181,7 +182,7 @@ def train_models(
     if not parallel:
         return {name: run_stage(*job) for name, job in jobs.items()}
     spawn = multiprocessing.get_context("spawn")  # CUDA does not survive a fork
-    with ProcessPoolExecutor(len(jobs), mp_context=spawn, initializer=configure_logging) as pool:
+    with ProcessPoolExecutor(len(jobs), mp_context=spawn, initializer=configure_process) as pool:
         futures = {name: pool.submit(run_stage, *job) for name, job in jobs.items()}
         return {name: future.result() for name, future in futures.items()}
 
@@ -433,8 +434,10 @@ def model_made(stage_folder: Path) -> str:
     return f"{record['training']['steps']} steps ({manifest['seconds'] / 60:.1f} min at {short})"
 
 
-def configure_logging() -> None:
+def configure_process() -> None:
+    """Logging and the allocator, in this process and in each worker it spawns."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    keep_freed_memory()  # as the openparts command does
 
 
 def main() -> int:
@@ -463,7 +466,7 @@ def main() -> int:
     )
     parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results", help="folder for quality.md / quality.json")
     args = parser.parse_args()
-    configure_logging()
+    configure_process()
     if "base" not in args.models:
         parser.error("--models needs base (OPS is fine-tuned from it)")
     if "ss+st" not in args.finetune_modes:

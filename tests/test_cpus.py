@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from openparts.cpus import available_cpus
+from openparts.cpus import M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, OPT_OUT, available_cpus, keep_freed_memory
 
 MACHINE = len(os.sched_getaffinity(0))
 
@@ -37,3 +37,55 @@ def test_workers_start_by_fork_where_the_platform_has_it_whatever_the_default() 
         assert context is not None and context.get_start_method() == "fork"
     else:
         assert context is None
+
+
+class RecordingLibc:
+    def __init__(self, answer: int = 1) -> None:
+        self.calls: list[tuple[int, int]] = []
+        self.answer = answer
+
+    def mallopt(self, parameter: int, value: int) -> int:
+        self.calls.append((parameter, value))
+        return self.answer
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES", OPT_OUT):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_glibc_is_told_to_keep_freed_blocks_of_up_to_a_gibibyte(clean_environment) -> None:
+    libc = RecordingLibc()
+    assert keep_freed_memory(libc)
+    assert libc.calls == [(M_MMAP_THRESHOLD, 1 << 30), (M_TRIM_THRESHOLD, 1 << 30)]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("MALLOC_MMAP_THRESHOLD_", "65536"), ("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0"), (OPT_OUT, "0")]
+)
+def test_an_environment_that_chose_its_thresholds_keeps_them(clean_environment, name: str, value: str) -> None:
+    clean_environment.setenv(name, value)
+    libc = RecordingLibc()
+    assert not keep_freed_memory(libc)
+    assert libc.calls == []
+
+
+def test_a_refused_threshold_is_reported(clean_environment, caplog) -> None:
+    assert not keep_freed_memory(RecordingLibc(answer=0))
+    assert "refused" in caplog.text
+
+
+def test_a_c_library_without_mallopt_is_left_alone(clean_environment) -> None:
+    assert not keep_freed_memory(object())
+
+
+def test_the_command_keeps_freed_memory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from openparts import cpus
+    from openparts.cli import main
+
+    calls = []
+    monkeypatch.setattr(cpus, "keep_freed_memory", lambda: calls.append(True) or True)
+    assert main(["data", "synth", str(tmp_path / "synth"), "--count", "1", "--size", "64", "--split", "unseen"]) == 0
+    assert calls == [True]

@@ -492,8 +492,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from openparts import storage
+    from openparts import cpus, storage
     from openparts.data.errors import DataError, InvalidDatasetError
+
+    cpus.keep_freed_memory()
 
     try:
         if args.command == "data":
