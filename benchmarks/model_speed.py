@@ -199,7 +199,8 @@ def prediction_speed(
 
     The two alternate, `rounds` times: ours, then the plain forward. On a shared 2-core machine
     the plain forward alone moved 3.45-5.03 images/s between runs at 256 px, so one ratio from one
-    timing of each was as noisy as that; the median of ratios taken seconds apart is not."""
+    timing of each was as noisy as that; the median of ratios, each of timings seconds apart, is
+    steadier, and the rounds' spread shows how much to trust it."""
     model = build_model(config["model"]).to(device).eval()
     pictures = [torch.randint(0, 255, (size, size, 3), dtype=torch.uint8).numpy() for _ in range(images)]
     objects = [None] * images

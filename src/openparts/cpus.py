@@ -51,8 +51,8 @@ def keep_freed_memory(libc: ctypes.CDLL | None = None) -> bool:
 
     By default glibc maps each block over its mmap threshold (which grows with use, to 32 MB at
     most) on its own and unmaps it when freed: the next tensor of that size is page-faulted in
-    afresh, zeroed page by page. On 2 CPU cores a training step at 512 px took 5.47-5.79 s that way
-    and 3.77-3.89 s with the thresholds fixed, for 10-15 % more peak memory
+    afresh, zeroed page by page. On 2 CPU cores a training step at 512 px took 6.10-6.44 s that way
+    and 3.97-4.19 s with the thresholds fixed, for 13-16 % more peak memory
     (benchmarks/results/allocator/). Left alone where the environment sets glibc's thresholds
     itself or `OPENPARTS_KEEP_FREED_MEMORY=0`, and off glibc. Returns whether they were set."""
     chosen = [name for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES") if name in os.environ]
