@@ -240,10 +240,10 @@ class PartMap:
     """
 
     def __init__(self, size: tuple[int, int], parts: int, device: torch.device) -> None:
-        self.bits = max(1, (parts - 1).bit_length())
-        if self.bits > 16:
+        bits = max(1, (parts - 1).bit_length())
+        if bits > 16:
             raise ValueError(f"a part map over {parts} parts: at most 2**16, so that values keep 7 bits of precision")
-        self.low = (1 << self.bits) - 1
+        self.low = (1 << bits) - 1  # the bits that carry the rank
         self.best = torch.full(size, -1, dtype=torch.int32, device=device)
 
     def add(self, values: torch.Tensor, first: int) -> None:
