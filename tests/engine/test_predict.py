@@ -240,6 +240,14 @@ def test_part_map_keeps_the_argmax_except_between_values_within_its_precision() 
     torch.testing.assert_close(chosen, values.amax(0), rtol=2.0**-14, atol=0.0)
 
 
+def test_an_image_without_parts_gets_an_empty_part_map() -> None:
+    """No query passed the score threshold: no masks, and no pixel has an owner."""
+    obj = np.ones((6, 5), bool)
+    parts = upsample_parts(torch.zeros(3, 4, 4), torch.zeros(0, dtype=torch.long), torch.zeros(0), obj.shape, obj, partition=True)
+    assert parts.masks.shape == (0, 6, 5) and len(parts.kept) == 0
+    np.testing.assert_array_equal(parts.owners, np.full(obj.shape, -1))
+
+
 def test_part_map_refuses_more_parts_than_its_bits_can_number() -> None:
     with pytest.raises(ValueError, match="2\\*\\*16"):
         PartMap((4, 4), 2**16 + 1, torch.device("cpu"))

@@ -220,10 +220,9 @@ def upsample_parts(
     owners = None
     if part_map is not None:
         region = object_mask if object_mask is not None else stacked.any(axis=0)
-        number_of = np.full(count, -1)  # a part's index among the kept ones
+        number_of = np.full(count + 1, -1)  # a part's index among the kept ones; the last, -1, for owner -1
         number_of[numbers] = np.arange(len(numbers))
-        owner = part_map.owners().cpu().numpy()
-        owners = np.where(region & (owner >= 0), number_of[owner], -1)
+        owners = np.where(region, number_of[part_map.owners().cpu().numpy()], -1)
     return UpsampledParts(stacked, numbers, owners)
 
 
