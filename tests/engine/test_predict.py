@@ -86,15 +86,17 @@ def test_on_cpu_images_over_the_pixel_budget_run_one_at_a_time(model, odd_sized_
 
 
 def test_post_aware_removes_pixels_outside_the_object_and_small_leftovers() -> None:
-    masks = np.zeros((3, 10, 10), bool)
+    masks = torch.zeros((4, 10, 10), dtype=torch.bool)
     masks[0, 2:6, 2:6] = True  # inside
     masks[1, 0:2, :] = True  # entirely outside
-    masks[2, 3:10, 3:5] = True  # half outside
-    obj = np.zeros((10, 10), bool)
+    masks[2, 3:10, 3:5] = True  # 8 of 14 pixels inside
+    masks[3, 1:3, 1:9] = True  # 6 of 16 inside: under the kept fraction
+    obj = torch.zeros((10, 10), dtype=torch.bool)
     obj[2:7, 2:8] = True
-    filtered, keep = post_aware_filter(masks, obj, min_area=2, min_kept_fraction=0.3)
-    assert keep.tolist() == [True, False, True]
-    assert not (filtered & ~obj).any()
+    keep, areas = post_aware_filter(masks, obj, min_area=2, min_kept_fraction=0.5)
+    assert keep.tolist() == [True, False, True, False]
+    assert areas.tolist() == [16, 0, 8, 6]
+    assert not (masks & ~obj).any()  # filtered in place
 
 
 def test_post_aware_prediction_never_leaves_the_object(model, odd_sized_dataset: Path) -> None:
@@ -208,14 +210,14 @@ def test_part_map_is_the_argmax_over_the_parts_post_aware_filtering_keeps() -> N
     parts = upsample_parts(logits, torch.arange(10), weights, obj.shape, obj, min_area=2, min_kept_fraction=0.5, partition=True, chunk=3)
 
     full = functional.interpolate(logits[None], size=obj.shape, mode="bilinear", align_corners=False)[0]
-    filtered, keep = post_aware_filter((full > 0).numpy(), obj, 2, 0.5)
-    non_empty = filtered.any(axis=(1, 2))
-    expected_kept = np.flatnonzero(keep)[non_empty]
+    filtered = full > 0
+    keep, areas = post_aware_filter(filtered, torch.from_numpy(obj), 2, 0.5)
+    expected_kept = np.flatnonzero((keep & (areas > 0)).numpy())
     assert 4 not in expected_kept and len(expected_kept) >= 2
     expected = (full[expected_kept].sigmoid() * weights[expected_kept, None, None]).argmax(0).numpy()
     expected[~obj] = -1
     np.testing.assert_array_equal(parts.kept, expected_kept)
-    np.testing.assert_array_equal(parts.masks, filtered[non_empty])
+    np.testing.assert_array_equal(parts.masks, filtered[expected_kept].numpy())
     np.testing.assert_array_equal(parts.owners, expected)
 
 

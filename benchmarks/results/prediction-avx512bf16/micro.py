@@ -14,6 +14,12 @@ Each line: the best of 9 timed calls after a warm-up, in ms, on the machine it r
   with the map and post-aware filtering, as the tree on the path has it (run it with
   `PYTHONPATH=<older checkout>/src` for the older code), and how many of the object's pixels its
   map gives another owner than the exact argmax;
+- `post-aware` (alone with that argument): post-aware filtering of one mask at the size of
+  car-parts test's largest photos (861 x 1024) against an object mask stored column-major, as
+  COCO RLE decodes it, and row-major: the steps in numpy (the code before) and in torch
+  (`post_aware_filter`); and `upsample_parts` of 50 stride-4 masks of a 256 x 304 input to that
+  size with the map and the column-major object, as the tree on the path has it (run it with
+  `PYTHONPATH=<older checkout>/src` for the older code);
 - `fpn` (alone with that argument): the pixel decoder's upsampling of its finest encoder level
   (64 x 64 at 512 px, bf16) to 128 x 128, on the view transformers makes of the encoder's output,
   for a batch of one image and of two.
@@ -29,6 +35,7 @@ import numpy as np
 import torch
 from torch.nn import functional
 
+from openparts.engine import predict
 from openparts.engine.predict import mask_quality, rows_per_chunk, upsample_parts
 from openparts.model.deformable_attention import gathered_attention, sampled_attention
 
@@ -142,6 +149,35 @@ def part_map() -> None:
         )
 
 
+def post_aware() -> None:
+    generator = torch.Generator().manual_seed(0)
+    size = (861, 1024)
+    box = np.zeros(size, dtype=bool)
+    box[100:760, 80:940] = True
+    column_major = np.asfortranarray(box)
+    mask_logits = functional.interpolate(torch.randn(1, 50, 64, 76, generator=generator) * 3, size=(256, 304), mode="bilinear")[0]
+    block = functional.interpolate(mask_logits[None, :1], size=size, mode="bilinear")[0]
+
+    def numpy_steps(obj: np.ndarray) -> np.ndarray:
+        binary = (block > 0).numpy()
+        before = binary.sum(axis=(1, 2))
+        filtered = binary & obj[None]
+        after = filtered.sum(axis=(1, 2))
+        return filtered[(after >= 16) & (after >= 0.3 * np.maximum(before, 1))]
+
+    timings = {}
+    with torch.inference_mode():
+        for order, obj in (("column-major", column_major), ("row-major", box)):
+            timings[f"numpy, {order} object"] = best_ms(lambda obj=obj: numpy_steps(obj))
+            if hasattr(predict, "pixel_counts"):  # the torch version
+                inside = torch.from_numpy(obj)
+                timings[f"torch, {order} object"] = best_ms(lambda inside=inside: predict.post_aware_filter(block > 0, inside, 16, 0.3))
+        queries, weights = torch.randperm(50, generator=generator), torch.rand(50, generator=generator)
+        whole = best_ms(lambda: upsample_parts(mask_logits, queries, weights, size, column_major, 16, 0.3, partition=True))
+    print(f"post-aware filtering of one {size[0]} x {size[1]} mask: " + ", ".join(f"{name} {ms:.2f}" for name, ms in timings.items()))
+    print(f"upsample_parts of 50 masks 256 x 304 -> {size[0]} x {size[1]}, the map, a column-major object: {whole:.1f}")
+
+
 def fpn_upsampling() -> None:
     """transformers splits the encoder's [batch, tokens, channels] output by level and views each
     as [batch, channels, height, width]; for one image the view's batch stride is the channels',
@@ -160,6 +196,9 @@ if __name__ == "__main__":
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}")
     if sys.argv[1:] == ["part-map"]:
         part_map()
+        sys.exit()
+    if sys.argv[1:] == ["post-aware"]:
+        post_aware()
         sys.exit()
     if sys.argv[1:] == ["fpn"]:
         fpn_upsampling()
