@@ -33,8 +33,10 @@ def _as_pycocotools(rle: Rle) -> dict[str, Any]:
 
 
 def decode(rle: Rle) -> np.ndarray:
-    """Decode an RLE (compressed or uncompressed counts) to an HxW boolean mask."""
-    return coco_mask.decode(_as_pycocotools(rle)).astype(bool)
+    """Decode an RLE (compressed or uncompressed counts) to an HxW boolean mask, row-major like
+    the images: pycocotools decodes column-major, and torch ops between the two layouts take
+    its slow strided path (`openparts.engine.predict.upsample_parts`)."""
+    return coco_mask.decode(_as_pycocotools(rle)).astype(bool, order="C")
 
 
 def map_segment(result: dict[str, Any]) -> np.ndarray:

@@ -206,8 +206,8 @@ def upsample_parts(
     filled = 0
     kept: list[np.ndarray] = []
     part_map = PartMap(size, count, mask_logits.device) if partition else None
-    # row-major: masks decoded from COCO RLE come column-major, and filtering against those took
-    # 0.75-1.04 ms per 861 x 1024 mask against 0.33-0.37 (prediction-avx512bf16/micro.py post-aware)
+    # row-major (a caller's mask may come column-major, as pycocotools decodes): filtering against
+    # those took 0.75-1.04 ms per 861 x 1024 mask against 0.33-0.37 (prediction-avx512bf16/micro.py post-aware)
     inside = None if object_mask is None else torch.from_numpy(np.ascontiguousarray(object_mask)).to(mask_logits.device)
     chunk = chunk or rows_per_chunk(*size)
     for start in range(0, count, chunk):
