@@ -99,6 +99,16 @@ def test_post_aware_removes_pixels_outside_the_object_and_small_leftovers() -> N
     assert not (masks & ~obj).any()  # filtered in place
 
 
+def test_post_aware_keeps_a_part_with_exactly_the_minimum_fraction_inside() -> None:
+    """15 of 50 pixels is 0.3 exactly in Python's float; in float32, 0.3 x 50 is 15.000001."""
+    masks = torch.zeros((1, 10, 10), dtype=torch.bool)
+    masks[0, :5] = True  # 50 pixels
+    obj = torch.zeros((10, 10), dtype=torch.bool)
+    obj[:3, :5] = True  # 15 of them
+    keep, areas = post_aware_filter(masks, obj, min_area=1, min_kept_fraction=0.3)
+    assert areas.tolist() == [15] and keep.tolist() == [True]
+
+
 def test_post_aware_prediction_never_leaves_the_object(model, odd_sized_dataset: Path) -> None:
     dataset = PartDataset.open(odd_sized_dataset)
     results = Predictor(model, predict_config(post_aware=True, post_aware_min_area=1), "cpu").predict_dataset(dataset, progress=False)

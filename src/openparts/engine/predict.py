@@ -166,7 +166,8 @@ def post_aware_filter(
     before = pixel_counts(masks)
     masks &= object_mask
     after = pixel_counts(masks)
-    return (after >= min_area) & (after >= min_kept_fraction * before.clamp(min=1)), after
+    # the fraction in float64, as Python's float is: float32 rounds some products onto the integer
+    return (after >= min_area) & (after >= min_kept_fraction * before.clamp(min=1).double()), after
 
 
 def pixel_counts(masks: torch.Tensor) -> torch.Tensor:
