@@ -72,6 +72,13 @@ def test_an_environment_that_chose_its_thresholds_keeps_them(clean_environment, 
     assert libc.calls == []
 
 
+def test_other_glibc_tunables_do_not_stop_it(clean_environment) -> None:
+    clean_environment.setenv("GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX512F")
+    libc = RecordingLibc()
+    assert keep_freed_memory(libc)
+    assert len(libc.calls) == 2
+
+
 def test_a_refused_threshold_is_reported(clean_environment, caplog) -> None:
     assert not keep_freed_memory(RecordingLibc(answer=0))
     assert "refused" in caplog.text

@@ -55,7 +55,9 @@ def keep_freed_memory(libc: ctypes.CDLL | None = None) -> bool:
     and 3.97-4.19 s with the thresholds fixed, for 13-16 % more peak memory
     (benchmarks/results/allocator/). Left alone where the environment sets glibc's thresholds
     itself or `OPENPARTS_KEEP_FREED_MEMORY=0`, and off glibc. Returns whether they were set."""
-    chosen = [name for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES") if name in os.environ]
+    chosen = [name for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_") if name in os.environ]
+    if any(tunable in os.environ.get("GLIBC_TUNABLES", "") for tunable in ("malloc.mmap_threshold", "malloc.trim_threshold")):
+        chosen.append("GLIBC_TUNABLES")
     if os.environ.get(OPT_OUT) == "0" or chosen:
         log.debug("glibc's thresholds left as the environment has them (%s)", ", ".join(chosen) or f"{OPT_OUT}=0")
         return False

@@ -209,7 +209,8 @@ def upsample_parts(
     part_map = PartMap(size, count, mask_logits.device) if partition else None
     # row-major (a caller's mask may come column-major, as pycocotools decodes): filtering against
     # those took 0.75-1.04 ms per 861 x 1024 mask against 0.33-0.37 (prediction-avx512bf16/micro.py post-aware)
-    inside = None if object_mask is None else torch.from_numpy(np.ascontiguousarray(object_mask)).to(mask_logits.device)
+    region = None if object_mask is None else np.ascontiguousarray(object_mask)
+    inside = None if region is None else torch.from_numpy(region).to(mask_logits.device)
     chunk = chunk or rows_per_chunk(*size)
     for start in range(0, count, chunk):
         block = mask_logits.index_select(0, queries[start : start + chunk])  # a copy, which the map may overwrite; [ ] took 6x longer
@@ -234,7 +235,7 @@ def upsample_parts(
     stacked = masks[:filled].numpy()
     owners = None
     if part_map is not None:
-        region = object_mask if object_mask is not None else stacked.any(axis=0)
+        region = stacked.any(axis=0) if region is None else region
         number_of = np.full(count + 1, -1)  # a part's index among the kept ones; the last, -1, for owner -1
         number_of[numbers] = np.arange(len(numbers))
         owners = np.where(region, number_of[part_map.owners().cpu().numpy()], -1)
