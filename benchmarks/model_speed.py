@@ -7,7 +7,8 @@ Prints seconds per training step (batch of the preset) and images per second of 
 at each size, beside the baseline measured in the same run: the plain transformers forward
 pass (fp32, autograd on, one image at a time), which our Predictor replaces with batched,
 inference-mode, channels-last execution in bf16 where the hardware has it natively
-(`predict.precision: auto`) and with our deformable attention (openparts.model.deformable_attention).
+(`predict.precision: auto`), with our deformable attention (openparts.model.deformable_attention)
+and our decoder's intermediate masks at the attention's size (openparts.model.decoder_masks).
 The two alternate `--rounds` times and the median of the rounds' ratios is printed beside each
 round's: a ratio from one timing of each moved by a fifth between runs on a shared 2-core machine.
 On CUDA it also reports peak GPU memory. On CPU it also prints the fp32 ceiling: the plain
@@ -26,8 +27,8 @@ and its Hungarian matcher, backward, the optimizer, and the busiest operators.
 would add, and what its compiling costs per input shape.
 
 `--accuracy MODEL DATA` predicts a real dataset with a trained model twice, our way and the
-unoptimised way (fp32, channels-first, transformers' deformable attention), and prints both APs
-and images/s: the speed-up must not cost more than 0.5 AP.
+unoptimised way (fp32, channels-first, transformers' deformable attention and decoder mask
+prediction), and prints both APs and images/s: the speed-up must not cost more than 0.5 AP.
 
     python benchmarks/model_speed.py --sizes --accuracy outputs/quality/stages/base/model outputs/quality/data/eval/carparts-test
 """
@@ -55,7 +56,7 @@ from openparts.engine.data import training_loader
 from openparts.engine.predict import Predictor, inference_dtype, native_bf16
 from openparts.engine.supervised import part_class_names, training_datasets
 from openparts.evaluation.report import score_predictions
-from openparts.model import build_model, deformable_attention, input_channels, load_model
+from openparts.model import build_model, deformable_attention, input_channels, load_model, unoptimised
 
 log = logging.getLogger("benchmarks.model_speed")
 
@@ -231,10 +232,10 @@ def prediction_speed(
 
 def plain_forward_images_per_second(model: torch.nn.Module, size: int, images: int, device: torch.device) -> float:
     """The baseline: transformers' forward as it comes (fp32, channels-first, autograd on, its own
-    deformable attention), one image at a time, after a warm-up call."""
+    deformable attention and decoder mask prediction), one image at a time, after a warm-up call."""
     model.to(memory_format=torch.contiguous_format)
     plain = torch.rand(1, model.in_channels, size, size, device=device)
-    with deformable_attention.unoptimised():
+    with unoptimised():
         model.mask2former(pixel_values=plain)
         start = time.perf_counter()
         for _ in range(images):
@@ -271,13 +272,13 @@ def prediction_accuracy(config: dict, model_dir: Path, data_dir: Path, device: t
     """(AP, images/s) of our prediction path and of the unoptimised one, on a real model and set."""
     model = load_model(model_dir).to(device)
     dataset = PartDataset.open(data_dir)
-    unoptimised = {**config["predict"], "precision": "fp32", "channels_last": False}
+    plain_config = {**config["predict"], "precision": "fp32", "channels_last": False}
     results = {}
-    for name, predict_config, attention in (
+    for name, predict_config, network in (
         ("ours", config["predict"], contextlib.nullcontext()),
-        ("unoptimised", unoptimised, deformable_attention.unoptimised()),
+        ("unoptimised", plain_config, unoptimised()),
     ):
-        with attention:
+        with network:
             predictor = Predictor(model, predict_config, device)
             predictor.predict_batch([dataset.read_image(0)], [dataset.object_mask(0)])  # warm-up: neither pass pays the first call
             start = time.perf_counter()

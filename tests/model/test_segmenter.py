@@ -94,5 +94,6 @@ def test_the_transformer_decoder_reads_contiguous_features() -> None:
     decoder.register_forward_pre_hook(lambda module, args, kwargs: seen.update(kwargs), with_kwargs=True)
     with torch.inference_mode():
         model(torch.rand(2, 4, 64, 64).contiguous(memory_format=torch.channels_last))
-    features = [*seen["encoder_hidden_states"], *seen["multi_stage_positional_embeddings"], seen["pixel_embeddings"]]
+    features = [*seen["encoder_hidden_states"], *seen["multi_stage_positional_embeddings"]]
     assert all(tensor.is_contiguous() for tensor in features)
+    assert seen["pixel_embeddings"].is_contiguous(memory_format=torch.channels_last)  # where decoder_masks shrinks them fastest

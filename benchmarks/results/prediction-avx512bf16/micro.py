@@ -22,11 +22,18 @@ Each line: the best of 9 timed calls after a warm-up, in ms, on the machine it r
   `PYTHONPATH=<older checkout>/src` for the older code);
 - `fpn` (alone with that argument): the pixel decoder's upsampling of its finest encoder level
   (64 x 64 at 512 px, bf16) to 128 x 128, on the view transformers makes of the encoder's output,
-  for a batch of one image and of two.
+  for a batch of one image and of two;
+- `decoder-masks` (alone with that argument): shrinking 4 bf16 mask-feature maps of 128 x 128
+  (512 px), channels-first and channels-last, to the attention's sizes by `interpolate` and by
+  slicing (`decoder_masks.sliced_shrink`); and
+  per forward pass of a batch of 4 (cpu preset, random weights, bf16 autocast, channels-last,
+  inference mode), the time in the transformer decoder and in its mask predictor's calls,
+  transformers' predictor (`decoder_masks.unoptimised`) against ours, alternating.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable
@@ -35,8 +42,10 @@ import numpy as np
 import torch
 from torch.nn import functional
 
+from openparts.config import resolve
 from openparts.engine import predict
 from openparts.engine.predict import mask_quality, rows_per_chunk, upsample_parts
+from openparts.model import build_model, decoder_masks
 from openparts.model.deformable_attention import gathered_attention, sampled_attention
 
 
@@ -192,6 +201,45 @@ def fpn_upsampling() -> None:
         print(f"FPN upsampling 64 -> 128 px, 256 channels, bf16, batch {batch}: {took:.1f} ms, {took / batch:.1f} per image, out {layout}")
 
 
+def decoder_mask_prediction() -> None:
+    channels_first = torch.randn(4, 256, 128, 128).bfloat16()
+    for layout, features in (
+        ("channels-first", channels_first),
+        ("channels-last", channels_first.contiguous(memory_format=torch.channels_last)),
+    ):
+        for side in (64, 32, 16):
+            size = (side, side)
+            interpolated = best_ms(
+                lambda size=size, features=features: functional.interpolate(features, size=size, mode="bilinear", align_corners=False)
+            )
+            sliced = best_ms(lambda size=size, features=features: decoder_masks.sliced_shrink(features, size))
+            print(f"shrinking 4 x 256 x 128 x 128 bf16 {layout} to {side} x {side}: interpolate {interpolated:.2f}, slices {sliced:.2f}")
+    torch.manual_seed(0)
+    model = build_model(resolve("cpu")["model"]).eval().to(memory_format=torch.channels_last)
+    decoder = model.mask2former.model.transformer_module.decoder
+    seconds = {"decoder": 0.0, "mask predictor": 0.0}
+
+    def add_time(module: torch.nn.Module, args: tuple, output: object, name: str) -> None:
+        seconds[name] += time.perf_counter() - module.started
+
+    for name, module in (("decoder", decoder), ("mask predictor", decoder.mask_predictor)):
+        module.register_forward_pre_hook(lambda module, args: setattr(module, "started", time.perf_counter()))
+        module.register_forward_hook(lambda module, args, output, name=name: add_time(module, args, output, name))
+    for size in (256, 512):
+        inputs = torch.rand(4, 4, size, size).contiguous(memory_format=torch.channels_last)
+        for _ in range(2):
+            for label, predictor in (("transformers", decoder_masks.unoptimised), ("ours", contextlib.nullcontext)):
+                with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16), predictor():
+                    model(inputs)
+                    best = {name: float("inf") for name in seconds}
+                    for _ in range(5):
+                        seconds.update(dict.fromkeys(seconds, 0.0))
+                        model(inputs)
+                        best = {name: min(best[name], 1000 * seconds[name]) for name in seconds}
+                decoder_ms, predictor_ms = best["decoder"], best["mask predictor"]
+                print(f"{size} px, batch of 4, {label}: decoder {decoder_ms:.1f} ms, of it mask predictor {predictor_ms:.1f}")
+
+
 if __name__ == "__main__":
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}")
     if sys.argv[1:] == ["part-map"]:
@@ -202,6 +250,9 @@ if __name__ == "__main__":
         sys.exit()
     if sys.argv[1:] == ["fpn"]:
         fpn_upsampling()
+        sys.exit()
+    if sys.argv[1:] == ["decoder-masks"]:
+        decoder_mask_prediction()
         sys.exit()
     attention(1, 512)
     attention(4, 256)

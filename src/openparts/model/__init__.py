@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from openparts.model import decoder_masks, deformable_attention
 from openparts.model.checkpoint import CheckpointError, load_weights, read_description, save_model
 from openparts.model.pretrained import load_backbone
 from openparts.model.segmenter import PartSegmenter, SegmenterOutput, input_channels, pad_to_divisible
@@ -32,6 +35,14 @@ def load_model(directory: str | os.PathLike[str]) -> PartSegmenter:
     return model
 
 
+@contextmanager
+def unoptimised() -> Iterator[None]:
+    """transformers' Mask2Former as it comes inside the block (its deformable attention and its
+    decoder's mask prediction): the baseline that speed and accuracy benchmarks compare with."""
+    with deformable_attention.unoptimised(), decoder_masks.unoptimised():
+        yield
+
+
 __all__ = [
     "CheckpointError",
     "PartSegmenter",
@@ -41,4 +52,5 @@ __all__ = [
     "load_model",
     "pad_to_divisible",
     "save_model",
+    "unoptimised",
 ]

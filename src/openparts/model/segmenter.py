@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, ResNetConfig
 
-from openparts.model import deformable_attention
+from openparts.model import decoder_masks, deformable_attention
 
 log = logging.getLogger(__name__)
 deformable_attention.install()
@@ -100,7 +100,9 @@ class PartSegmenter(nn.Module):
         std = list(IMAGENET_STD) + [OBJECT_MASK_STD] * (self.in_channels - 3)
         self.register_buffer("pixel_mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
-        self.mask2former.model.transformer_module.decoder.register_forward_pre_hook(_contiguous_decoder_inputs, with_kwargs=True)
+        decoder = self.mask2former.model.transformer_module.decoder
+        decoder.register_forward_pre_hook(_contiguous_decoder_inputs, with_kwargs=True)
+        decoder_masks.install(decoder)
 
     @property
     def loss_weights(self) -> dict[str, float]:
@@ -158,16 +160,16 @@ class PartSegmenter(nn.Module):
 
 
 def _contiguous_decoder_inputs(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The transformer decoder's feature inputs, made contiguous once. transformers hands it each
+    """The transformer decoder's attention inputs, made contiguous once. transformers hands it each
     level as a [H*W, B, C] permuted view: with more than one image, its attention projections
-    cannot flatten that and run as batched products over a copy of the weight per pixel. Channels-
-    last (prediction), its mask products also copied the mask features in every layer. At 256 px,
-    batches of 4 (`benchmarks/model_speed.py --sizes 256 --steps 0 --images 8 --profile`), the
+    cannot flatten that and run as batched products over a copy of the weight per pixel. At 256
+    px, batches of 4 (`benchmarks/model_speed.py --sizes 256 --steps 0 --images 8 --profile`), the
     decoder took 303 of 780 ms per batch before this, 69 of 413 after (with the other changes of
-    benchmarks/results/prediction-avx512bf16/)."""
+    benchmarks/results/prediction-avx512bf16/; this hook then also made the mask features
+    channels-first, for transformers' mask products in every layer, which `decoder_masks` now
+    spares prediction: channels-last, they shrink fastest)."""
     for name in ("encoder_hidden_states", "multi_stage_positional_embeddings"):
         kwargs[name] = [level.contiguous() for level in kwargs[name]]
-    kwargs["pixel_embeddings"] = kwargs["pixel_embeddings"].contiguous()
     return args, kwargs
 
 
