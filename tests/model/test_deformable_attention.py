@@ -68,3 +68,57 @@ def test_training_samples_with_grid_sample(monkeypatch) -> None:
     monkeypatch.setattr(deformable_attention, "gathered_attention", None)
     output = deformable_attention.multi_scale_deformable_attention(value, SHAPES, locations, weights)
     assert output.requires_grad
+
+
+def attention_layer() -> tuple[torch.nn.Module, dict]:
+    """One pixel-decoder attention layer of the cpu preset's shape, and its inputs for three levels."""
+    torch.manual_seed(0)
+    layer = deformable_attention.AttentionLayer(embed_dim=32, num_heads=4, n_levels=3, n_points=4).eval()
+    torch.nn.init.normal_(layer.sampling_offsets.weight, std=0.5)  # offsets of a few pixels, some off the map
+    tokens = sum(height * width for height, width in SHAPES)
+    hidden = torch.randn(2, tokens, 32)
+    reference = torch.rand(2, tokens, 3, 2)
+    return layer, {
+        "hidden_states": hidden,
+        "encoder_hidden_states": hidden,
+        "position_embeddings": torch.randn(2, tokens, 32),
+        "reference_points": reference,
+        "spatial_shapes_list": SHAPES,
+        "attention_mask": torch.rand(2, tokens) < 0.1,
+    }
+
+
+def test_the_attention_layer_without_autograd_matches_transformers_forward(monkeypatch) -> None:
+    """Prediction's layer places each sample from its reference point and offset in pixels; it
+    must land where transformers' normalised sampling locations do, and not sample through them."""
+    layer, inputs = attention_layer()
+    with torch.inference_mode(), deformable_attention.unoptimised():
+        expected, expected_weights = layer(**inputs)
+    monkeypatch.setattr(modeling_mask2former, "multi_scale_deformable_attention", None)  # calling it would fail
+    with torch.inference_mode():
+        output, weights = layer(**inputs)
+    torch.testing.assert_close(output, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(weights, expected_weights)
+
+
+def test_the_attention_layer_with_autograd_or_unoptimised_runs_transformers_forward(monkeypatch) -> None:
+    layer, inputs = attention_layer()
+    calls = []
+
+    def counted(*args):
+        calls.append(True)
+        return deformable_attention.transformers_attention(*args)
+
+    monkeypatch.setattr(modeling_mask2former, "multi_scale_deformable_attention", counted)
+    output, _ = layer(**inputs)
+    assert output.requires_grad and len(calls) == 1  # training: transformers' forward, which samples
+    with torch.inference_mode():
+        layer(**inputs)
+    assert len(calls) == 1  # prediction: ours, which gathers
+    with torch.inference_mode(), deformable_attention.unoptimised():
+        modeling_mask2former.multi_scale_deformable_attention = counted  # unoptimised() put transformers' function there
+        layer(**inputs)
+    assert len(calls) == 2  # the baseline: transformers' forward again
+    with torch.inference_mode():
+        layer(**inputs)
+    assert len(calls) == 2  # and ours after it

@@ -28,7 +28,12 @@ Each line: the best of 9 timed calls after a warm-up, in ms, on the machine it r
   slicing (`decoder_masks.sliced_shrink`); and
   per forward pass of a batch of 4 (cpu preset, random weights, bf16 autocast, channels-last,
   inference mode), the time in the transformer decoder and in its mask predictor's calls,
-  transformers' predictor (`decoder_masks.unoptimised`) against ours, alternating.
+  transformers' predictor (`decoder_masks.unoptimised`) against ours, alternating;
+- `offsets` (alone with that argument): at 512 px, a group of two images (5,376 tokens, 8 heads,
+  3 levels, 4 points, bf16 offsets): transformers' sampling locations (offsets divided by the
+  level's size, plus the reference points) against our pixel positions (reference x size, plus
+  offsets); and one pixel-decoder attention layer (cpu preset's width, random weights, bf16
+  autocast, inference mode) by transformers' forward (with our gathered attention) and by ours.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from torch.nn import functional
 from openparts.config import resolve
 from openparts.engine import predict
 from openparts.engine.predict import mask_quality, rows_per_chunk, upsample_parts
-from openparts.model import build_model, decoder_masks
+from openparts.model import build_model, decoder_masks, deformable_attention
 from openparts.model.deformable_attention import gathered_attention, sampled_attention
 
 
@@ -240,6 +245,40 @@ def decoder_mask_prediction() -> None:
                 print(f"{size} px, batch of 4, {label}: decoder {decoder_ms:.1f} ms, of it mask predictor {predictor_ms:.1f}")
 
 
+def sample_positions() -> None:
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(64, 64), (32, 32), (16, 16)]
+    tokens = sum(height * width for height, width in shapes)
+    offsets = torch.randn(2, tokens, 8 * 3 * 4 * 2, generator=generator).bfloat16().view(2, tokens, 8, 3, 4, 2)
+    reference = torch.rand(2, tokens, 3, 2, generator=generator)
+    normaliser = torch.tensor([[width, height] for height, width in shapes])
+    with torch.inference_mode():
+        theirs = best_ms(lambda: reference[:, :, None, :, None, :] + offsets / normaliser[None, None, None, :, None, :])
+        ours = best_ms(
+            lambda: (
+                [
+                    offsets[:, :, :, level, :, 0] + (reference[:, :, level, 0, None, None] * width + 0.5)
+                    for level, (_, width) in enumerate(shapes)
+                ]
+                + [
+                    offsets[:, :, :, level, :, 1] + (reference[:, :, level, 1, None, None] * height + 0.5)
+                    for level, (height, _) in enumerate(shapes)
+                ]
+            )
+        )
+    print(f"sampling positions, 512 px, 2 images: transformers' locations (divide, add) {theirs:.2f}, our pixels (add) {ours:.2f}")
+    torch.manual_seed(0)
+    layer = deformable_attention.AttentionLayer(embed_dim=256, num_heads=8, n_levels=3, n_points=4).eval()
+    hidden = torch.randn(2, tokens, 256)
+    inputs = {"hidden_states": hidden, "encoder_hidden_states": hidden, "position_embeddings": torch.randn(2, tokens, 256)}
+    inputs.update(reference_points=reference, spatial_shapes_list=shapes, attention_mask=torch.zeros(2, tokens, dtype=torch.bool))
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for _ in range(2):
+            theirs = best_ms(lambda: deformable_attention.transformers_layer_forward(layer, **inputs))
+            ours = best_ms(lambda: layer(**inputs))
+            print(f"attention layer, 512 px, 2 images, bf16: transformers' forward {theirs:.1f}, ours {ours:.1f}")
+
+
 if __name__ == "__main__":
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}")
     if sys.argv[1:] == ["part-map"]:
@@ -253,6 +292,9 @@ if __name__ == "__main__":
         sys.exit()
     if sys.argv[1:] == ["decoder-masks"]:
         decoder_mask_prediction()
+        sys.exit()
+    if sys.argv[1:] == ["offsets"]:
+        sample_positions()
         sys.exit()
     attention(1, 512)
     attention(4, 256)

@@ -18,7 +18,9 @@ weight x attention weight, is one row of `embedding_bag`, a fused gather and wei
 each level's values bordered by zeros (a neighbour outside the map reads the border). Per layer
 on a 2-core AVX-512 CPU: 17-42 ms against 33-54 at 512 px, 16-18 against 31-32 at 256 px in
 batches of 4; forward and backward, 184-217 ms against 91-148, so training keeps the path above
-(benchmarks/results/prediction-avx512bf16/micro.py, three runs).
+(benchmarks/results/prediction-avx512bf16/micro.py, three runs). Without autograd the attention
+layers also place their samples in pixels themselves (`attention_layer_forward`), skipping
+transformers' normalised sampling locations.
 """
 
 from __future__ import annotations
@@ -28,12 +30,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from torch import nn
 from torch.nn import functional
 from transformers.models.mask2former import modeling_mask2former
 
 log = logging.getLogger(__name__)
 
 transformers_attention = getattr(modeling_mask2former, "multi_scale_deformable_attention", None)
+AttentionLayer = modeling_mask2former.Mask2FormerPixelDecoderEncoderMultiscaleDeformableAttention
+transformers_layer_forward = AttentionLayer.forward
+_enabled = True
 
 
 def multi_scale_deformable_attention(
@@ -79,11 +85,25 @@ def gathered_attention(
     attention_weights: torch.Tensor,
 ) -> torch.Tensor:
     """One `embedding_bag` over all levels: the inference path (same arguments and result)."""
+    shapes = [(int(height), int(width)) for height, width in value_spatial_shapes]
+    # in pixels of the bordered map: +1 for the border, -0.5 from pixel corners to centres
+    columns = [sampling_locations[:, :, :, level, :, 0] * width + 0.5 for level, (_, width) in enumerate(shapes)]
+    lines = [sampling_locations[:, :, :, level, :, 1] * height + 0.5 for level, (height, _) in enumerate(shapes)]
+    return gather_at(value, shapes, columns, lines, attention_weights)
+
+
+def gather_at(
+    value: torch.Tensor,
+    shapes: list[tuple[int, int]],
+    columns: list[torch.Tensor],
+    lines: list[torch.Tensor],
+    attention_weights: torch.Tensor,
+) -> torch.Tensor:
+    """`gathered_attention` from each level's sample positions, [batch, queries, heads, points]
+    each, in pixels of that level bordered by one zero pixel on every side."""
     batch, _, heads, channels = value.shape
-    queries = sampling_locations.shape[1]
-    shapes, level_values = split_levels(value, value_spatial_shapes)
-    locations = sampling_locations.permute(3, 5, 0, 1, 2, 4)  # [levels, x/y, batch, queries, heads, points]
-    attention = attention_weights.permute(3, 0, 1, 2, 4)  # [levels, batch, queries, heads, points]
+    queries = attention_weights.shape[1]
+    _, level_values = split_levels(value, shapes)
     head = torch.arange(heads, device=value.device).view(heads, 1)
     item = torch.arange(batch, device=value.device).view(batch, 1, 1, 1)
     tables: list[torch.Tensor] = []
@@ -93,17 +113,17 @@ def gathered_attention(
     for level, (height, width) in enumerate(shapes):
         bordered = functional.pad(level_values[level].reshape(batch, height, width, heads * channels), (0, 0, 1, 1, 1, 1))
         tables.append(bordered.reshape(-1, channels))  # row ((item * (height + 2) + y) * (width + 2) + x) * heads + head
-        # coordinates in the bordered map: +1 for the border, -0.5 from pixel corners to centres
-        x = locations[level, 0] * width + 0.5
-        y = locations[level, 1] * height + 0.5
+        x, y = columns[level], lines[level]
         left, top = x.floor(), y.floor()
         right_weight, bottom_weight = x - left, y - top
         left_weight, top_weight = 1 - right_weight, 1 - bottom_weight
-        columns = [side.clamp(0, width + 1).long() for side in (left, left + 1)]
-        lines = [side.clamp(0, height + 1).long() for side in (top, top + 1)]
+        neighbour_columns = [side.clamp(0, width + 1).long() for side in (left, left + 1)]
+        neighbour_lines = [side.clamp(0, height + 1).long() for side in (top, top + 1)]
         start = first_row + item * ((height + 2) * (width + 2) * heads) + head
-        level_attention = attention[level]
-        rows.append(torch.stack([start + (line * (width + 2) + column) * heads for line in lines for column in columns], -1))
+        level_attention = attention_weights[:, :, :, level]
+        rows.append(
+            torch.stack([start + (line * (width + 2) + column) * heads for line in neighbour_lines for column in neighbour_columns], -1)
+        )
         weights.append(
             torch.stack(
                 [
@@ -123,6 +143,62 @@ def gathered_attention(
     return output.view(batch, queries, heads * channels)
 
 
+def attention_layer_forward(
+    self: nn.Module,
+    hidden_states: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    encoder_hidden_states: torch.Tensor | None = None,
+    encoder_attention_mask: torch.Tensor | None = None,
+    position_embeddings: torch.Tensor | None = None,
+    reference_points: torch.Tensor | None = None,
+    spatial_shapes_list: list[tuple[int, int]] | None = None,
+    level_start_index: torch.Tensor | None = None,
+    output_attentions: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pixel decoder's attention layer without autograd: its projections as transformers',
+    then `gather_at` the pixels `reference x size + offset` of each level. transformers first
+    divides the offsets by the level's size and adds the reference points, in tensors broadcast
+    over their last two dimensions, and the attention multiplies by the size again: at 512 px
+    those two steps alone took about 10 ms per layer and batch of two on 2 cores, and dividing
+    the bf16 offsets rounded them (`benchmarks/results/prediction-avx512bf16/micro.py offsets`).
+    With autograd (training) or box-shaped reference points, transformers' forward runs."""
+    if torch.is_grad_enabled() or not _enabled or reference_points.shape[-1] != 2:
+        return transformers_layer_forward(
+            self,
+            hidden_states,
+            attention_mask,
+            encoder_hidden_states,
+            encoder_attention_mask,
+            position_embeddings,
+            reference_points,
+            spatial_shapes_list,
+            level_start_index,
+            output_attentions,
+        )
+    if position_embeddings is not None:
+        hidden_states = hidden_states + position_embeddings
+    batch, queries, _ = hidden_states.shape
+    value = self.value_proj(encoder_hidden_states)
+    if attention_mask is not None:
+        value = value.masked_fill(attention_mask[..., None], 0.0)
+    value = value.view(batch, -1, self.n_heads, self.d_model // self.n_heads)
+    offsets = self.sampling_offsets(hidden_states).view(batch, queries, self.n_heads, self.n_levels, self.n_points, 2)
+    logits = self.attention_weights(hidden_states).view(batch, queries, self.n_heads, self.n_levels * self.n_points)
+    attention_weights = functional.softmax(logits, -1).view(batch, queries, self.n_heads, self.n_levels, self.n_points)
+    shapes = [(int(height), int(width)) for height, width in spatial_shapes_list]
+    # in pixels of the bordered map, as gathered_attention's: + 1 for the border, - 0.5 to centres
+    columns = [
+        offsets[:, :, :, level, :, 0] + (reference_points[:, :, level, 0, None, None] * width + 0.5)
+        for level, (_, width) in enumerate(shapes)
+    ]
+    lines = [
+        offsets[:, :, :, level, :, 1] + (reference_points[:, :, level, 1, None, None] * height + 0.5)
+        for level, (height, _) in enumerate(shapes)
+    ]
+    output = gather_at(value, shapes, columns, lines, attention_weights)
+    return self.output_proj(output), attention_weights
+
+
 def split_levels(
     value: torch.Tensor, value_spatial_shapes: torch.Tensor | list[tuple[int, int]]
 ) -> tuple[list[tuple[int, int]], tuple[torch.Tensor, ...]]:
@@ -132,21 +208,26 @@ def split_levels(
 
 
 def install() -> None:
-    """Make Mask2Former's pixel decoder call the function above (it looks the name up at each call)."""
+    """Make Mask2Former's pixel decoder call the function above (it looks the name up at each
+    call), and its attention layers take `attention_layer_forward` without autograd."""
     if transformers_attention is None:
         log.warning("transformers' Mask2Former has no multi_scale_deformable_attention: its own attention runs, unoptimised")
         return
     modeling_mask2former.multi_scale_deformable_attention = multi_scale_deformable_attention
+    AttentionLayer.forward = attention_layer_forward
 
 
 @contextmanager
 def unoptimised() -> Iterator[None]:
     """transformers' own attention inside the block: the baseline that speed benchmarks compare with."""
+    global _enabled
     current = getattr(modeling_mask2former, "multi_scale_deformable_attention", None)
     if transformers_attention is not None:
         modeling_mask2former.multi_scale_deformable_attention = transformers_attention
+    previous, _enabled = _enabled, False
     try:
         yield
     finally:
+        _enabled = previous
         if current is not None:
             modeling_mask2former.multi_scale_deformable_attention = current
