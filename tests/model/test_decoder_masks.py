@@ -85,3 +85,18 @@ def test_checkpoints_keep_transformers_parameter_names() -> None:
     ours = build_model(config).mask2former.state_dict().keys()
     theirs = Mask2FormerForUniversalSegmentation(mask2former_config(config, num_classes=1)).state_dict().keys()
     assert list(ours) == list(theirs)
+
+
+def test_losses_without_autograd_read_every_layers_full_size_masks() -> None:
+    """A validation loss (targets, no autograd) must equal the training loss on the same batch."""
+    model = tiny_model()
+    inputs = torch.rand(1, 4, 64, 64)
+    masks = torch.zeros(2, 64, 64, dtype=torch.bool)
+    masks[0, :20, :20] = masks[1, 30:, 30:] = True
+    targets = [{"masks": masks, "labels": torch.zeros(2, dtype=torch.long)}]
+    torch.manual_seed(1)  # the point-sampled losses draw random points
+    with_autograd = model(inputs, targets).losses
+    torch.manual_seed(1)
+    with torch.no_grad():
+        without = model(inputs, targets).losses
+    assert without == pytest.approx(with_autograd, rel=1e-5)

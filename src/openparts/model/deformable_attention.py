@@ -158,9 +158,10 @@ def attention_layer_forward(
     """The pixel decoder's attention layer without autograd: its projections as transformers',
     then `gather_at` the pixels `reference x size + offset` of each level. transformers first
     divides the offsets by the level's size and adds the reference points, in tensors broadcast
-    over their last two dimensions, and the attention multiplies by the size again: at 512 px
-    those two steps alone took about 10 ms per layer and batch of two on 2 cores, and dividing
-    the bf16 offsets rounded them (`benchmarks/results/prediction-avx512bf16/micro.py offsets`).
+    over their last two dimensions, and the attention multiplies by the size again: at 512 px,
+    for a group of two images on 2 cores, transformers' two steps took 9.5-21 ms per layer and
+    ours 1.1-2.1 (`benchmarks/results/prediction-avx512bf16/micro.py offsets`, four runs), and
+    dividing the bf16 offsets rounded them.
     With autograd (training) or box-shaped reference points, transformers' forward runs."""
     if torch.is_grad_enabled() or not _enabled or reference_points.shape[-1] != 2:
         return transformers_layer_forward(

@@ -8,6 +8,7 @@ decoder's last hidden state) that feature clustering and the self-supervised los
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -132,12 +133,14 @@ class PartSegmenter(nn.Module):
     def forward(self, inputs: torch.Tensor, targets: list[dict[str, Any]] | None = None) -> SegmenterOutput:
         """inputs: [B, C, H, W] in [0, 1] (RGB, then the object mask); H and W divisible by 32."""
         # transformers reads the decoder's intermediate states only when it returns hidden states
-        # or uses auxiliary losses; without either it fails, so always ask for them.
-        outputs = self.mask2former(
-            pixel_values=self.normalize(inputs),
-            output_hidden_states=not self.mask2former.config.use_auxiliary_loss,
-            output_auxiliary_logits=targets is not None,
-        )
+        # or uses auxiliary losses; without either it fails, so always ask for them. With targets
+        # the auxiliary losses read every layer's masks at full size, with or without autograd.
+        with contextlib.nullcontext() if targets is None else decoder_masks.unoptimised():
+            outputs = self.mask2former(
+                pixel_values=self.normalize(inputs),
+                output_hidden_states=not self.mask2former.config.use_auxiliary_loss,
+                output_auxiliary_logits=targets is not None,
+            )
         loss = losses = None
         if targets is not None:
             use_auxiliary = self.mask2former.config.use_auxiliary_loss
