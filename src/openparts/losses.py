@@ -18,6 +18,7 @@ the network through the centroids and the pixels alike):
   pixel contributes nothing; the batch loss is the mean over images that have pixels.
 
 Defaults follow the paper: tau_c = tau_a = 1, lambda_c = 10, lambda_a = 0.5.
+Their gradients are bitwise reproducible on CPU (no scatter-adds), so fine-tuning is.
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ def affinity_loss(
     """Eq. 2 for one image: features [N, D], labels [N] (-1 ignored), centers [K, D] of all clusters."""
     assigned = labels >= 0
     pixels = features[assigned]
-    own = centers[labels[assigned]]
+    # each pixel's centre by a one-hot product, not `centers[labels]`: that indexing's backward
+    # adds into the centres with atomics across threads on CPU, in a different order each run,
+    # so fine-tuning on identical inputs ended with different weights
+    own = torch.nn.functional.one_hot(labels[assigned], centers.shape[0]).to(centers.dtype) @ centers
     distance = ((pixels - own) ** 2).sum(-1)
     return torch.exp(distance / tau).sum() / (pixels.shape[0] * int(present.sum()))
 
