@@ -279,25 +279,25 @@ def sample_positions() -> None:
             print(f"attention layer, 512 px, 2 images, bf16: transformers' forward {theirs:.1f}, ours {ours:.1f}")
 
 
-if __name__ == "__main__":
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}")
-    if sys.argv[1:] == ["part-map"]:
-        part_map()
-        sys.exit()
-    if sys.argv[1:] == ["post-aware"]:
-        post_aware()
-        sys.exit()
-    if sys.argv[1:] == ["fpn"]:
-        fpn_upsampling()
-        sys.exit()
-    if sys.argv[1:] == ["decoder-masks"]:
-        decoder_mask_prediction()
-        sys.exit()
-    if sys.argv[1:] == ["offsets"]:
-        sample_positions()
-        sys.exit()
+def default_sections() -> None:
     attention(1, 512)
     attention(4, 256)
     for size in (256, 512):
         quality(size)
     first_upsampling(512)
+
+
+SECTIONS = {
+    "part-map": part_map,
+    "post-aware": post_aware,
+    "fpn": fpn_upsampling,
+    "decoder-masks": decoder_mask_prediction,
+    "offsets": sample_positions,
+}
+
+if __name__ == "__main__":
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}")
+    chosen = sys.argv[1:]
+    if len(chosen) > 1 or (chosen and chosen[0] not in SECTIONS):
+        sys.exit(f"usage: micro.py [{' | '.join(SECTIONS)}]")
+    SECTIONS.get(chosen[0] if chosen else "", default_sections)()
