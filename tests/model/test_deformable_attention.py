@@ -122,3 +122,16 @@ def test_the_attention_layer_with_autograd_or_unoptimised_runs_transformers_forw
     with torch.inference_mode():
         layer(**inputs)
     assert len(calls) == 2  # and ours after it
+
+
+def test_row_numbers_are_int32_where_they_fit_and_gather_the_same_as_int64() -> None:
+    assert deformable_attention.row_index_dtype(2**31 - 1) == torch.int32
+    assert deformable_attention.row_index_dtype(2**31) == torch.int64
+    value, locations, weights = attention_inputs()
+    columns = [locations[:, :, :, level, :, 0] * width + 0.5 for level, (_, width) in enumerate(SHAPES)]
+    lines = [locations[:, :, :, level, :, 1] * height + 0.5 for level, (height, _) in enumerate(SHAPES)]
+    with torch.inference_mode():
+        wide = deformable_attention.gather_at(value, SHAPES, columns, lines, weights, torch.int64)
+        narrow = deformable_attention.gather_at(value, SHAPES, columns, lines, weights, torch.int32)
+        chosen = deformable_attention.gather_at(value, SHAPES, columns, lines, weights)
+    assert torch.equal(wide, narrow) and torch.equal(chosen, narrow)

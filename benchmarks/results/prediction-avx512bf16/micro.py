@@ -33,7 +33,9 @@ Each line: the best of 9 timed calls after a warm-up, in ms, on the machine it r
   3 levels, 4 points, bf16 offsets): transformers' sampling locations (offsets divided by the
   level's size, plus the reference points) against our pixel positions (reference x size, plus
   offsets); and one pixel-decoder attention layer (cpu preset's width, random weights, bf16
-  autocast, inference mode) by transformers' forward (with our gathered attention) and by ours.
+  autocast, inference mode) by transformers' forward (with our gathered attention) and by ours;
+- `index-width` (alone with that argument): `gather_at` at 512 px for a group of two images
+  with the table's rows numbered in int64 and in int32, alternating.
 """
 
 from __future__ import annotations
@@ -279,6 +281,24 @@ def sample_positions() -> None:
             print(f"attention layer, 512 px, 2 images, bf16: transformers' forward {theirs:.1f}, ours {ours:.1f}")
 
 
+def index_width() -> None:
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(64, 64), (32, 32), (16, 16)]
+    tokens = sum(height * width for height, width in shapes)
+    value = torch.randn(2, tokens, 8, 32, generator=generator).bfloat16()
+    locations = torch.rand(2, tokens, 8, 3, 4, 2, generator=generator) * 1.2 - 0.1
+    weights = torch.rand(2, tokens, 8, 3, 4, generator=generator).softmax(-1)
+    columns = [locations[:, :, :, level, :, 0] * width + 0.5 for level, (_, width) in enumerate(shapes)]
+    lines = [locations[:, :, :, level, :, 1] * height + 0.5 for level, (height, _) in enumerate(shapes)]
+    with torch.inference_mode():
+        for _ in range(3):
+            took = {
+                dtype: best_ms(lambda dtype=dtype: deformable_attention.gather_at(value, shapes, columns, lines, weights, dtype))
+                for dtype in (torch.int64, torch.int32)
+            }
+            print(f"gather_at, 512 px, 2 images, bf16 values: int64 rows {took[torch.int64]:.1f}, int32 rows {took[torch.int32]:.1f}")
+
+
 def default_sections() -> None:
     attention(1, 512)
     attention(4, 256)
@@ -293,6 +313,7 @@ SECTIONS = {
     "fpn": fpn_upsampling,
     "decoder-masks": decoder_mask_prediction,
     "offsets": sample_positions,
+    "index-width": index_width,
 }
 
 if __name__ == "__main__":
