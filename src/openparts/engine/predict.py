@@ -218,10 +218,11 @@ def upsample_parts(
             block = functional.interpolate(block[None], size=size, mode="bilinear", align_corners=False)[0]
         binary = block > 0
         if inside is None:
-            keep, areas = torch.ones(len(binary), dtype=torch.bool, device=binary.device), pixel_counts(binary)
+            kept_here = pixel_counts(binary) > 0
         else:
             keep, areas = post_aware_filter(binary, inside, min_area, min_kept_fraction)
-        rows = torch.nonzero(keep & (areas > 0))[:, 0]
+            kept_here = keep & (areas > 0)
+        rows = torch.nonzero(kept_here)[:, 0]
         masks[filled : filled + len(rows)] = binary.index_select(0, rows)
         filled += len(rows)
         indices = rows.cpu().numpy()
