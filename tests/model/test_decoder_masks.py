@@ -100,3 +100,13 @@ def test_losses_without_autograd_read_every_layers_full_size_masks() -> None:
     with torch.no_grad():
         without = model(inputs, targets).losses
     assert without == pytest.approx(with_autograd, rel=1e-5)
+
+
+def test_a_model_computing_losses_leaves_other_models_predicting_at_the_attentions_size() -> None:
+    """Losses switch their own model's predictor only: a model predicting meanwhile (another thread) keeps its speed."""
+    training, predicting = tiny_model(), tiny_model()
+    shapes, handle = predicted_mask_shapes(predicting)
+    with training.mask2former.model.transformer_module.decoder.mask_predictor.every_layer_at_full_size(), torch.inference_mode():
+        predicting(torch.rand(1, 4, 64, 64))
+    handle.remove()
+    assert shapes == [(2, 2), (4, 4), (8, 8), (2, 2), (16, 16)]

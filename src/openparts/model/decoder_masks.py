@@ -16,8 +16,10 @@ This module's predictor does that when no gradient is recorded (prediction, pseu
 feature clustering) and behaves exactly as transformers' otherwise, so training and the
 auxiliary losses are untouched. Without autograd, the intermediate masks it returns are at the
 attention's resolution, not 1/4: nothing reads them there. `unoptimised()` restores
-transformers' predictor: the baseline of the speed benchmarks, and what `PartSegmenter` runs
-whenever it computes losses (their auxiliary terms read every layer's masks).
+transformers' predictor in every model: the baseline of the speed benchmarks. A model that
+computes losses, whose auxiliary terms read every layer's masks, switches only its own
+predictor (`AttentionSizeMaskPredictor.every_layer_at_full_size`), so a model predicting in
+another thread keeps its speed.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ class AttentionSizeMaskPredictor(Mask2FormerMaskPredictor):
 
     The decoder calls it once before its layers and once after each: `start_forward` (a forward
     pre-hook of the decoder) tells it a new pass begins, so the call count, not the caller,
-    says which call is the last."""
+    says which call is the last. It keeps that count, so one model instance runs one forward
+    pass at a time, as any module with state."""
 
     def __init__(self, trained: Mask2FormerMaskPredictor, decoder_layers: int) -> None:
         nn.Module.__init__(self)
@@ -49,6 +52,16 @@ class AttentionSizeMaskPredictor(Mask2FormerMaskPredictor):
         self.calls_per_forward = decoder_layers + 1
         self.calls = 0
         self.shrunk: dict[tuple[int, ...], torch.Tensor] = {}
+        self.full_size_masks = False
+
+    @contextmanager
+    def every_layer_at_full_size(self) -> Iterator[None]:
+        """transformers' predictor, for this model only, inside the block: every layer's masks at 1/4."""
+        previous, self.full_size_masks = self.full_size_masks, True
+        try:
+            yield
+        finally:
+            self.full_size_masks = previous
 
     def start_forward(self) -> None:
         self.calls = 0
@@ -57,7 +70,7 @@ class AttentionSizeMaskPredictor(Mask2FormerMaskPredictor):
     def forward(
         self, outputs: torch.Tensor, pixel_embeddings: torch.Tensor, attention_mask_target_size: tuple[int, int] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if torch.is_grad_enabled() or not _enabled or self.training:
+        if torch.is_grad_enabled() or not _enabled or self.training or self.full_size_masks:
             return super().forward(outputs, pixel_embeddings, attention_mask_target_size)
         self.calls += 1
         mask_embeddings = self.mask_embedder(outputs.transpose(0, 1))
@@ -124,7 +137,8 @@ def install(decoder: nn.Module) -> AttentionSizeMaskPredictor:
 
 @contextmanager
 def unoptimised() -> Iterator[None]:
-    """transformers' own mask prediction inside the block: the baseline that speed benchmarks compare with."""
+    """transformers' own mask prediction in every model inside the block: the baseline that speed
+    benchmarks compare with."""
     global _enabled
     previous, _enabled = _enabled, False
     try:

@@ -106,6 +106,10 @@ class PartSegmenter(nn.Module):
         decoder_masks.install(decoder)
 
     @property
+    def _mask_predictor(self) -> decoder_masks.AttentionSizeMaskPredictor:
+        return self.mask2former.model.transformer_module.decoder.mask_predictor
+
+    @property
     def loss_weights(self) -> dict[str, float]:
         """The weights the loss and the matcher actually use (read back from transformers)."""
         criterion = self.mask2former.criterion
@@ -135,7 +139,7 @@ class PartSegmenter(nn.Module):
         # transformers reads the decoder's intermediate states only when it returns hidden states
         # or uses auxiliary losses; without either it fails, so always ask for them. With targets
         # the auxiliary losses read every layer's masks at full size, with or without autograd.
-        with contextlib.nullcontext() if targets is None else decoder_masks.unoptimised():
+        with contextlib.nullcontext() if targets is None else self._mask_predictor.every_layer_at_full_size():
             outputs = self.mask2former(
                 pixel_values=self.normalize(inputs),
                 output_hidden_states=not self.mask2former.config.use_auxiliary_loss,
