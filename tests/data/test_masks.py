@@ -14,6 +14,16 @@ def test_rle_round_trip_keeps_every_pixel() -> None:
     assert mask_io.area(rle) == mask.sum()
 
 
+def test_encoding_reads_any_layout_and_mask_type() -> None:
+    """Column-major bool masks (the predictor's), row-major ones, strided views and 0/1 integers
+    give the same RLE."""
+    mask = np.random.default_rng(1).random((7, 9)) > 0.5
+    expected = mask_io.encode(mask)
+    assert mask_io.encode(np.asfortranarray(mask)) == expected
+    assert mask_io.encode(np.pad(mask, 1)[1:-1, 1:-1]) == expected
+    assert mask_io.encode(mask.astype(np.int64)) == expected
+
+
 def test_encode_rejects_a_stack_of_masks() -> None:
     with pytest.raises(ValueError, match="HxW"):
         mask_io.encode(np.zeros((2, 4, 4), bool))

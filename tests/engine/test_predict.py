@@ -231,6 +231,31 @@ def test_part_map_is_the_argmax_over_the_parts_post_aware_filtering_keeps() -> N
     np.testing.assert_array_equal(parts.owners, expected)
 
 
+def test_parts_without_a_positive_logit_are_left_out_as_if_upsampled() -> None:
+    """Parts with no logit above 0 are skipped before upsampling; the result must be the one the
+    plain argmax over every part gives, and the masks column-major, as RLE encoding reads them."""
+    generator = torch.Generator().manual_seed(4)
+    logits = torch.randn(6, 5, 6, generator=generator) * 2
+    logits[1] = -torch.rand(5, 6, generator=generator)  # below 0 everywhere
+    logits[3] = 0.0  # exactly 0: not above it
+    logits[4, 2, 3] = 1e-3  # one faint pixel: kept
+    weights = torch.rand(6, generator=generator)
+    size = (11, 13)
+    parts = upsample_parts(logits, torch.arange(6), weights, size, partition=True, chunk=2)
+
+    full = functional.interpolate(logits[None], size=size, mode="bilinear", align_corners=False)[0]
+    expected_kept = np.flatnonzero((full > 0).flatten(1).any(1).numpy())
+    assert 1 not in expected_kept and 3 not in expected_kept and 4 in expected_kept
+    expected = (full[expected_kept].sigmoid() * weights[expected_kept, None, None]).argmax(0).numpy()
+    union = (full[expected_kept] > 0).any(0).numpy()
+    np.testing.assert_array_equal(parts.kept, expected_kept)
+    np.testing.assert_array_equal(parts.masks, (full[expected_kept] > 0).numpy())
+    np.testing.assert_array_equal(parts.owners, np.where(union, expected, -1))
+    np.testing.assert_array_equal(parts.segments(), parts.owners[None] == np.arange(len(expected_kept))[:, None, None])
+    assert all(mask.flags.f_contiguous for mask in parts.masks)
+    assert all(segment.flags.f_contiguous for segment in parts.segments())
+
+
 def test_part_map_keeps_the_argmax_except_between_values_within_its_precision() -> None:
     """The part index travels in the values' lowest bits: 300 parts take 9, so only values within
     2^-14 of each other may swap; exact ties go to the first part; negative values own nothing."""
@@ -240,7 +265,7 @@ def test_part_map_keeps_the_argmax_except_between_values_within_its_precision() 
     values[:, 1, 1] = -0.5  # every part left out here
     part_map = PartMap((16, 16), 300, values.device)
     for first in range(0, 300, 64):
-        part_map.add(values[first : first + 64].clone(), first)
+        part_map.add(values[first : first + 64].clone(), torch.arange(first, min(first + 64, 300)))
     owners = part_map.owners()
     assert owners[0, 0] == 3 and owners[1, 1] == -1
     top_two = values.topk(2, dim=0).values

@@ -35,7 +35,13 @@ Each line: the best of 9 timed calls after a warm-up, in ms, on the machine it r
   offsets); and one pixel-decoder attention layer (cpu preset's width, random weights, bf16
   autocast, inference mode) by transformers' forward (with our gathered attention) and by ours;
 - `index-width` (alone with that argument): `gather_at` at 512 px for a group of two images
-  with the table's rows numbered in int64 and in int32, alternating.
+  with the table's rows numbered in int64 and in int32, alternating;
+- `photos` (alone with that argument; needs the car-parts model and test set in `outputs/carparts/`,
+  see this folder's README): `Predictor.predict_dataset` on 24 of car-parts test's photos (their
+  own sizes, cpu preset), once, in ms per image: all of it, and inside it the model's forward,
+  `upsample_parts`, the part map's segments and the RLE encoding, as the tree on the path has
+  them (run it with `PYTHONPATH=<older checkout>/src` for the older code). One timed pass, not
+  the best of 9: it measures the share of each step, not a speed to compare across runs.
 """
 
 from __future__ import annotations
@@ -299,6 +305,57 @@ def index_width() -> None:
             print(f"gather_at, 512 px, 2 images, bf16 values: int64 rows {took[torch.int64]:.1f}, int32 rows {took[torch.int32]:.1f}")
 
 
+def photos() -> None:
+    from pathlib import Path
+
+    from openparts.data.dataset import PartDataset
+    from openparts.model import load_model
+
+    model_dir, data_dir = Path("outputs/carparts/model"), Path("outputs/carparts/data/test")
+    if not model_dir.is_dir() or not data_dir.is_dir():
+        sys.exit(f"photos: needs {model_dir} and {data_dir} (this folder's README says how they were made)")
+    seconds: dict[str, float] = {}
+
+    def timed(owner: object, name: str, label: str) -> None:
+        work = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            result = work(*args, **kwargs)
+            seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - start
+            return result
+
+        setattr(owner, name, wrapper)
+
+    dataset = PartDataset.open(data_dir)
+    predictor = predict.Predictor(load_model(model_dir), resolve("cpu")["predict"], "cpu")
+    predictor.predict_batch([dataset.read_image(0)], [dataset.object_mask(0)])  # warm-up
+    timed(predictor.model, "forward", "model forward")
+    timed(predict, "upsample_parts", "upsample_parts")
+    counted = predict.upsample_parts
+    queries_given = [0, 0]  # all, and those with a logit above 0
+
+    def counting(mask_logits, queries, *args, **kwargs):
+        queries_given[0] += len(queries)
+        queries_given[1] += int((mask_logits.amax(dim=(1, 2))[queries] > 0).sum())
+        return counted(mask_logits, queries, *args, **kwargs)
+
+    predict.upsample_parts = counting
+    if hasattr(predict, "UpsampledParts") and hasattr(predict.UpsampledParts, "segments"):
+        timed(predict.UpsampledParts, "segments", "part-map segments")
+    timed(predict.mask_io, "encode", "RLE encoding")
+    images = 24
+    start = time.perf_counter()
+    results = predictor.predict_dataset(dataset, progress=False, indices=range(images))
+    total = time.perf_counter() - start
+    per_image = 1000 * total / images
+    print(f"predict_dataset, {images} car-parts test photos, {len(results) / images:.1f} parts per image: {per_image:.1f} ms per image")
+    for label, spent in seconds.items():
+        print(f"  {label}: {1000 * spent / images:.1f}")
+    given, positive = (count / images for count in queries_given)
+    print(f"parts given to upsample_parts per image: {given:.1f}, with a logit above 0: {positive:.1f}")
+
+
 def default_sections() -> None:
     attention(1, 512)
     attention(4, 256)
@@ -314,6 +371,7 @@ SECTIONS = {
     "decoder-masks": decoder_mask_prediction,
     "offsets": sample_positions,
     "index-width": index_width,
+    "photos": photos,
 }
 
 if __name__ == "__main__":

@@ -15,10 +15,12 @@ Rle = dict[str, Any]
 
 
 def encode(mask: np.ndarray) -> Rle:
-    """Encode an HxW boolean mask as a JSON-ready RLE ({"size": [h, w], "counts": str})."""
+    """Encode an HxW boolean mask as a JSON-ready RLE ({"size": [h, w], "counts": str}). A bool
+    mask laid out column-major, as the predictor makes them, is encoded without a copy."""
     if mask.ndim != 2:
         raise ValueError(f"expected an HxW mask, got shape {mask.shape}")
-    rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
+    as_bytes = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
+    rle = coco_mask.encode(np.asfortranarray(as_bytes))
     return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
 
 

@@ -55,7 +55,7 @@ took 47-63 ms in one piece on a 2-core CPU, 6.5-7.1 ms in pieces of 1 M pixels
 
 @dataclass
 class PartPrediction:
-    mask: np.ndarray  # HxW bool at the original resolution
+    mask: np.ndarray  # HxW bool at the original resolution (column-major from `Predictor`, see `UpsampledParts`)
     score: float
     label: int  # class index (0 for class-agnostic models)
     segment: np.ndarray | None = None  # HxW bool: the pixels it owns in the part map (`partition`)
@@ -177,9 +177,22 @@ def pixel_counts(masks: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class UpsampledParts:
+    """Masks and map laid out column-major (each HxW mask Fortran-ordered), as COCO's run-length
+    encoding reads them: `mask_io.encode` then copies nothing. Made row-major, each mask cost a
+    transposing copy at encoding: on car-parts test photos (cpu preset, 2 cores) encoding took
+    25.8-26.7 ms an image, and 6.9-7.1 column-major (benchmarks/results/prediction-avx512bf16/
+    micro.py photos)."""
+
     masks: np.ndarray  # [N, H, W] bool: the parts kept, at the original resolution
     kept: np.ndarray  # [N]: their indices among the parts given
     owners: np.ndarray | None  # HxW: index into `masks` of the part owning each pixel, -1 for none
+
+    def segments(self) -> np.ndarray:
+        """[N, H, W] bool, column-major as the masks: each kept part's pixels of the map."""
+        if self.owners is None:
+            raise ValueError("no part map: upsample_parts ran without partition")
+        transposed = self.owners.T[None] == np.arange(len(self.kept))[:, None, None]
+        return transposed.transpose(0, 2, 1)
 
 
 def upsample_parts(
@@ -200,22 +213,30 @@ def upsample_parts(
     One pass, `chunk` masks at a time (default: `rows_per_chunk`): each chunk of logits is
     upsampled once (not at all where the sizes already agree) and serves both the masks and the
     running argmax of weight x mask probability (`PartMap`). The map covers the object
-    (post-aware), else the union of the kept masks.
+    (post-aware), else the union of the kept masks. The work runs on the transposed logits, so
+    that the masks come out column-major (`UpsampledParts`).
     """
     count = len(queries)
-    masks = torch.empty((count, *size), dtype=torch.bool)  # the kept masks, filled in order: no concatenation at the end
+    width_first = (size[1], size[0])
+    transposed_logits = mask_logits.transpose(-2, -1)
+    # a mask with no logit above 0 stays empty at any size (bilinear weights are >= 0), and an empty
+    # part is dropped: only the others are upsampled. On car-parts test photos 19 of the 50 queries
+    # an image had none (micro.py photos).
+    candidates = torch.nonzero(mask_logits.amax(dim=(1, 2))[queries] > 0)[:, 0]
+    masks = torch.empty((len(candidates), *width_first), dtype=torch.bool)  # the kept masks, filled in order: no concatenation
     filled = 0
     kept: list[np.ndarray] = []
-    part_map = PartMap(size, count, mask_logits.device) if partition else None
-    # row-major (a caller's mask may come column-major, as pycocotools decodes): filtering against
-    # those took 0.75-1.04 ms per 861 x 1024 mask against 0.33-0.37 (prediction-avx512bf16/micro.py post-aware)
-    region = None if object_mask is None else np.ascontiguousarray(object_mask)
+    part_map = PartMap(width_first, count, mask_logits.device) if partition else None
+    # contiguous in the transposed layout: filtering against a mask of the other layout took
+    # 0.75-1.04 ms per 861 x 1024 mask against 0.33-0.37 (prediction-avx512bf16/micro.py post-aware)
+    region = None if object_mask is None else np.ascontiguousarray(object_mask.T)
     inside = None if region is None else torch.from_numpy(region).to(mask_logits.device)
     chunk = chunk or rows_per_chunk(*size)
-    for start in range(0, count, chunk):
-        block = mask_logits.index_select(0, queries[start : start + chunk])  # a copy, which the map may overwrite; [ ] took 6x longer
-        if tuple(block.shape[-2:]) != tuple(size):
-            block = functional.interpolate(block[None], size=size, mode="bilinear", align_corners=False)[0]
+    for start in range(0, len(candidates), chunk):
+        positions = candidates[start : start + chunk]  # in `queries`
+        block = transposed_logits.index_select(0, queries[positions])  # a copy, which the map may overwrite; [ ] took 6x longer
+        if tuple(block.shape[-2:]) != width_first:
+            block = functional.interpolate(block[None], size=width_first, mode="bilinear", align_corners=False)[0]
         binary = block > 0
         if inside is None:
             kept_here = pixel_counts(binary) > 0
@@ -225,13 +246,12 @@ def upsample_parts(
         rows = torch.nonzero(kept_here)[:, 0]
         masks[filled : filled + len(rows)] = binary.index_select(0, rows)
         filled += len(rows)
-        indices = rows.cpu().numpy()
-        kept.append(indices + start)
-        if part_map is not None and len(indices):
+        kept.append(positions[rows].cpu().numpy())
+        if part_map is not None and len(rows):
             # a dropped part's value, -sigmoid, loses to every kept one (>= 0); no gather of the kept rows
             weight = torch.full((len(block),), -1.0, device=block.device)
-            weight[rows] = weights[rows + start].float()
-            part_map.add(block.sigmoid_().mul_(weight[:, None, None]), start)
+            weight[rows] = weights[positions[rows]].float()
+            part_map.add(block.sigmoid_().mul_(weight[:, None, None]), positions)
     numbers = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
     stacked = masks[:filled].numpy()
     owners = None
@@ -239,8 +259,8 @@ def upsample_parts(
         region = stacked.any(axis=0) if region is None else region
         number_of = np.full(count + 1, -1)  # a part's index among the kept ones; the last, -1, for owner -1
         number_of[numbers] = np.arange(len(numbers))
-        owners = np.where(region, number_of[part_map.owners().cpu().numpy()], -1)
-    return UpsampledParts(stacked, numbers, owners)
+        owners = np.where(region, number_of[part_map.owners().cpu().numpy()], -1).T
+    return UpsampledParts(stacked.transpose(0, 2, 1), numbers, owners)
 
 
 class PartMap:
@@ -262,10 +282,11 @@ class PartMap:
         self.low = (1 << bits) - 1  # the bits that carry the rank
         self.best = torch.full(size, -1, dtype=torch.int32, device=device)
 
-    def add(self, values: torch.Tensor, first: int) -> None:
-        """`values` [n, H, W] float32, of parts `first` to `first + n - 1`; overwritten."""
+    def add(self, values: torch.Tensor, parts: torch.Tensor) -> None:
+        """`values` [n, H, W] float32, overwritten, of the parts numbered `parts` [n] (increasing
+        across calls, for the ties)."""
         keys = values.view(torch.int32).bitwise_and_(~self.low)
-        ranks = self.low - torch.arange(first, first + len(values), dtype=torch.int32, device=values.device)
+        ranks = self.low - parts.to(device=values.device, dtype=torch.int32)
         torch.maximum(self.best, keys.bitwise_or_(ranks[:, None, None]).amax(0), out=self.best)
 
     def owners(self) -> torch.Tensor:
@@ -346,7 +367,7 @@ class Predictor:
                 partition=self.config["partition"],
             )
             masks, kept = parts.masks, parts.kept
-            segments = None if parts.owners is None else parts.owners[None] == np.arange(len(kept))[:, None, None]
+            segments = None if parts.owners is None else parts.segments()
             scores, labels = scores.cpu().numpy()[kept], labels.cpu().numpy()[kept]
             predictions = [
                 PartPrediction(mask, float(score), int(label), None if segments is None else segments[number])
