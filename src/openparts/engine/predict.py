@@ -55,7 +55,7 @@ took 47-63 ms in one piece on a 2-core CPU, 6.5-7.1 ms in pieces of 1 M pixels
 
 @dataclass
 class PartPrediction:
-    mask: np.ndarray  # HxW bool at the original resolution (column-major from `Predictor`, see `UpsampledParts`)
+    mask: np.ndarray  # HxW bool at the original resolution (`Predictor` makes it column-major, see `UpsampledParts`)
     score: float
     label: int  # class index (0 for class-agnostic models)
     segment: np.ndarray | None = None  # HxW bool: the pixels it owns in the part map (`partition`)
@@ -283,8 +283,8 @@ class PartMap:
         self.best = torch.full(size, -1, dtype=torch.int32, device=device)
 
     def add(self, values: torch.Tensor, parts: torch.Tensor) -> None:
-        """`values` [n, H, W] float32, overwritten, of the parts numbered `parts` [n] (increasing
-        across calls, for the ties)."""
+        """`values` [n, H, W] float32, overwritten, of the parts numbered `parts` [n]; a tie goes to
+        the lowest number, whatever the order of the calls."""
         keys = values.view(torch.int32).bitwise_and_(~self.low)
         ranks = self.low - parts.to(device=values.device, dtype=torch.int32)
         torch.maximum(self.best, keys.bitwise_or_(ranks[:, None, None]).amax(0), out=self.best)
