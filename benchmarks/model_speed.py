@@ -3,8 +3,10 @@
     python benchmarks/model_speed.py --preset cpu --sizes 256 512
     python benchmarks/model_speed.py --data data/demo/train --set model.train_num_points=4096
 
-Prints seconds per training step (batch of the preset) and images per second of prediction
-at each size, beside the baseline measured in the same run: the plain transformers forward
+Prints seconds per training step (batch of the preset; under bf16 autocast where the trainer
+takes it, `openparts.engine.precision.training_autocast`, and on such a CPU also in fp32, the
+baseline) and images per second of prediction at each size, beside the baseline measured in
+the same run: the plain transformers forward
 pass (fp32, autograd on, one image at a time), which our Predictor replaces with batched,
 inference-mode, channels-last execution in bf16 where the hardware has it natively
 (`predict.precision: auto`), with our deformable attention (openparts.model.deformable_attention)
@@ -53,7 +55,8 @@ from openparts.config import resolve
 from openparts.cpus import keep_freed_memory
 from openparts.data.dataset import PartDataset
 from openparts.engine.data import training_loader
-from openparts.engine.predict import Predictor, inference_dtype, native_bf16
+from openparts.engine.precision import inference_dtype, native_bf16, training_autocast
+from openparts.engine.predict import Predictor
 from openparts.engine.supervised import part_class_names, training_datasets
 from openparts.evaluation.report import score_predictions
 from openparts.model import build_model, deformable_attention, input_channels, load_model, unoptimised
@@ -125,13 +128,16 @@ def training_step_seconds(
     steps: int,
     device: torch.device,
     profiler: torch.profiler.profile | None = None,
+    autocast: bool | None = None,
 ) -> float:
+    """Seconds per step, under bf16 autocast as the trainer decides (`training_autocast`) unless
+    `autocast` says otherwise."""
     torch.manual_seed(config["train"]["seed"])
     model = build_model(config["model"]).to(device).train()
     if profiler is not None:
         label_regions(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    use_amp = device.type == "cuda" and config["train"]["mixed_precision"]
+    use_amp = training_autocast(device, config["train"]["mixed_precision"]) if autocast is None else autocast
     timings = []
     loaded = [next(batches) for _ in range(steps + 2)]  # loading is outside timing and profile: the trainer's workers overlap it
     for step, (inputs, targets) in enumerate(loaded):
@@ -397,14 +403,19 @@ def measure(args: argparse.Namespace, config: dict, device: torch.device) -> Non
         step = training_step_seconds(config, dataset_batches(config, args.data, device), args.steps, device, profiler)
         if profiler is not None:
             log.info("profile of %d training steps on %s:\n%s", args.steps, args.data, profile_summary(profiler, args.steps, step))
+        autocast = training_autocast(device, config["train"]["mixed_precision"])
         log.info(
-            "%s: training %.2f s/step on %d px crops (batch %d, %.2f images/s)",
+            "%s: training %.2f s/step on %d px crops (batch %d, %.2f images/s, %s)",
             args.data,
             step,
             config["train"]["crop_size"],
             config["train"]["batch_size"],
             config["train"]["batch_size"] / step,
+            "bf16 autocast" if autocast else "fp32",
         )
+        if autocast and device.type == "cpu" and profiler is None:  # the baseline of CPU bf16 training, in the same run
+            fp32_step = training_step_seconds(config, dataset_batches(config, args.data, device), args.steps, device, autocast=False)
+            log.info("%s: training in fp32 %.2f s/step: bf16 autocast %.2fx faster", args.data, fp32_step, fp32_step / step)
     for size in args.sizes:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
@@ -412,14 +423,19 @@ def measure(args: argparse.Namespace, config: dict, device: torch.device) -> Non
             batches = synthetic_batches(config, input_channels(config["model"]), size, device)
             step = training_step_seconds(config, batches, args.steps, device)
             memory = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
+            autocast = training_autocast(device, config["train"]["mixed_precision"])
             log.info(
-                "%d px: training %.2f s/step (batch %d, %.2f images/s)%s",
+                "%d px: training %.2f s/step (batch %d, %.2f images/s, %s)%s",
                 size,
                 step,
                 config["train"]["batch_size"],
                 config["train"]["batch_size"] / step,
+                "bf16 autocast" if autocast else "fp32",
                 memory,
             )
+            if autocast and device.type == "cpu":  # the baseline of CPU bf16 training, in the same run
+                fp32_step = training_step_seconds(config, batches, args.steps, device, autocast=False)
+                log.info("%d px: training in fp32 %.2f s/step: bf16 autocast %.2fx faster", size, fp32_step, fp32_step / step)
         profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if args.profile else None
         speed = prediction_speed(config, size, args.images, device, args.rounds, profiler, args.compile)
         dtype = inference_dtype(device, config["predict"]["precision"])

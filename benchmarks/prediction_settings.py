@@ -28,7 +28,8 @@ import torch
 from benchmarks.model_speed import add_preset_arguments, chosen_device, device_name, plain_forward_images_per_second
 from openparts.config import resolve
 from openparts.cpus import keep_freed_memory
-from openparts.engine.predict import Predictor, native_bf16
+from openparts.engine.precision import native_bf16
+from openparts.engine.predict import Predictor
 from openparts.model import build_model, deformable_attention
 
 log = logging.getLogger("benchmarks.prediction_settings")

@@ -167,20 +167,6 @@ def test_channels_last_gives_the_same_scores(model, odd_sized_dataset: Path) -> 
     model.to(memory_format=torch.contiguous_format)
 
 
-def test_auto_precision_takes_bf16_only_where_it_is_native(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
-    from openparts.engine import predict
-
-    cpu = torch.device("cpu")
-    monkeypatch.setattr(predict, "native_bf16", lambda device: False)
-    assert predict.inference_dtype(cpu, "auto") == torch.float32
-    assert predict.inference_dtype(cpu, "bf16") == torch.bfloat16 and "emulated" in caplog.text
-    monkeypatch.setattr(predict, "native_bf16", lambda device: True)
-    assert predict.inference_dtype(cpu, "auto") == torch.bfloat16
-    assert predict.inference_dtype(cpu, "fp32") == torch.float32
-    with pytest.raises(ValueError, match="predict.precision must be one of auto, fp32, bf16"):
-        predict.inference_dtype(cpu, "fp16")
-
-
 def test_bf16_prediction_runs_and_keeps_the_output_format(model, odd_sized_dataset: Path) -> None:
     dataset = PartDataset.open(odd_sized_dataset)
     results = Predictor(model, predict_config(precision="bf16"), "cpu").predict_dataset(dataset, progress=False)

@@ -112,3 +112,26 @@ def test_dataset_that_fails_validation_is_rejected_before_training(tmp_path: Pat
     (tmp_path / "bad" / "annotations.json").write_text("[]")
     with pytest.raises(DataError, match="top level is not a JSON object"):
         train_supervised([tmp_path / "bad"], tmp_path / "model", resolve("tiny"))
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_training_steps_run_in_bf16_where_the_cpu_computes_it(
+    train_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
+    """train.mixed_precision takes bf16 autocast on CPUs with native bf16 (AMX, AVX512-BF16), and
+    not where torch would emulate it, much slower than fp32."""
+    from openparts.engine import precision
+    from openparts.model.segmenter import PartSegmenter
+
+    monkeypatch.setattr(precision, "native_bf16", lambda device: native)
+    original = PartSegmenter.forward
+    autocast_seen = []
+
+    def recording(self, inputs, targets=None):
+        if targets is not None:
+            autocast_seen.append(torch.is_autocast_enabled("cpu"))
+        return original(self, inputs, targets)
+
+    monkeypatch.setattr(PartSegmenter, "forward", recording)
+    train_supervised([train_data], tmp_path / "model", resolve("tiny", ["train.iterations=2"]))
+    assert autocast_seen == [native, native]

@@ -42,6 +42,7 @@ from openparts.config import check
 from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset
 from openparts.engine.pieces import split_part
+from openparts.engine.precision import inference_dtype
 from openparts.model.segmenter import SIZE_DIVISIBILITY, PartSegmenter, pad_to_divisible
 
 log = logging.getLogger(__name__)
@@ -292,23 +293,6 @@ class PartMap:
     def owners(self) -> torch.Tensor:
         """Each pixel's part, -1 where no value was >= 0."""
         return torch.where(self.best >= 0, self.low - (self.best & self.low), -1).long()
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether `device` computes bf16 in hardware; elsewhere it is emulated, and slow (50x on AVX2 CPUs)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
-
-
-def inference_dtype(device: torch.device, precision: str) -> torch.dtype:
-    """The autocast dtype of prediction: `auto` takes bf16 only where it is native."""
-    check("predict.precision", precision)
-    if precision == "fp32" or (precision == "auto" and not native_bf16(device)):
-        return torch.float32
-    if not native_bf16(device):
-        log.warning("predict.precision bf16 on %s, which has no native bf16: it runs emulated and much slower than fp32", device)
-    return torch.bfloat16
 
 
 class Predictor:

@@ -27,6 +27,7 @@ from openparts import atomic
 from openparts.engine import distributed
 from openparts.engine.callbacks import NoTracking, TrainingCallback
 from openparts.engine.data import training_loader
+from openparts.engine.precision import training_autocast
 from openparts.engine.schedule import build_scheduler
 from openparts.model import checkpoint
 from openparts.model.segmenter import PartSegmenter
@@ -200,7 +201,7 @@ class Trainer:
             distributed.world_size(),
             collate=self.collate,
         )
-        use_amp = cfg["mixed_precision"] and device.type == "cuda"
+        use_amp = training_autocast(device, cfg["mixed_precision"])
         model.train()
         if self.freeze_batchnorm:
             freeze_backbone_batchnorm(model)
