@@ -78,7 +78,7 @@ _CPU: dict[str, Any] = {
         "lr_decay_at": [0.6667, 0.8889],
         "lr_decay_factor": 0.1,
         "clip_gradient_norm": 0.01,
-        "mixed_precision": True,
+        "mixed_precision": True,  # bf16 autocast where bf16 is native: CUDA, and CPUs with AMX or AVX512-BF16
         "seed": 0,
         "checkpoint_every": 200,
         "keep_checkpoints": 2,

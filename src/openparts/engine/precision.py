@@ -35,6 +35,7 @@ def inference_dtype(device: torch.device, precision: str) -> torch.dtype:
 
 def training_autocast(device: torch.device, mixed_precision: bool) -> bool:
     """Whether training runs under bf16 autocast: with `train.mixed_precision`, wherever bf16 is
-    native, CPUs included. A cpu-preset step at 256 px on a 2-core AVX512-BF16 CPU took 0.71-0.73 s
-    against 1.02-1.04 in fp32 (benchmarks/model_speed.py prints both where it applies)."""
+    native, CPUs included. On a 2-core AVX512-BF16 CPU a cpu-preset step on car-parts crops took
+    0.72-0.73 s against 1.01-1.05 in fp32 (benchmarks/results/training-bf16-cpu/;
+    benchmarks/model_speed.py prints both where it applies)."""
     return mixed_precision and native_bf16(device)
