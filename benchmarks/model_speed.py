@@ -6,8 +6,8 @@
 Prints seconds per training step (batch of the preset; under bf16 autocast where the trainer
 takes it, `openparts.engine.precision.training_autocast`, and on such a CPU also in fp32, the
 baseline) and images per second of prediction at each size, beside the baseline measured in
-the same run: the plain transformers forward
-pass (fp32, autograd on, one image at a time), which our Predictor replaces with batched,
+the same run: the plain transformers forward pass (fp32, autograd on, one image at a time),
+which our Predictor replaces with batched,
 inference-mode, channels-last execution in bf16 where the hardware has it natively
 (`predict.precision: auto`), with our deformable attention (openparts.model.deformable_attention)
 and our decoder's intermediate masks at the attention's size (openparts.model.decoder_masks).
@@ -160,6 +160,17 @@ def training_step_seconds(
     if profiler is not None:
         profiler.stop()
     return sum(timings) / len(timings)
+
+
+def log_fp32_training(
+    label: str, config: dict, batches: Callable[[], Iterator[tuple[torch.Tensor, list]]], steps: int, device: torch.device, step: float
+) -> None:
+    """Where a CPU trains in bf16 autocast, fp32 steps on the same batches: that speed-up's
+    baseline, measured in the same run."""
+    if device.type != "cpu" or not training_autocast(device, config["train"]["mixed_precision"]):
+        return
+    fp32_step = training_step_seconds(config, batches(), steps, device, autocast=False)
+    log.info("%s: training in fp32 %.2f s/step: bf16 autocast at %.2fx the fp32 speed", label, fp32_step, fp32_step / step)
 
 
 def profile_summary(profiler: torch.profiler.profile, steps: int, step_seconds: float | None = None, unit: str = "step") -> str:
@@ -413,9 +424,8 @@ def measure(args: argparse.Namespace, config: dict, device: torch.device) -> Non
             config["train"]["batch_size"] / step,
             "bf16 autocast" if autocast else "fp32",
         )
-        if autocast and device.type == "cpu" and profiler is None:  # the baseline of CPU bf16 training, in the same run
-            fp32_step = training_step_seconds(config, dataset_batches(config, args.data, device), args.steps, device, autocast=False)
-            log.info("%s: training in fp32 %.2f s/step: bf16 autocast %.2fx faster", args.data, fp32_step, fp32_step / step)
+        if profiler is None:
+            log_fp32_training(str(args.data), config, lambda: dataset_batches(config, args.data, device), args.steps, device, step)
     for size in args.sizes:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
@@ -433,9 +443,7 @@ def measure(args: argparse.Namespace, config: dict, device: torch.device) -> Non
                 "bf16 autocast" if autocast else "fp32",
                 memory,
             )
-            if autocast and device.type == "cpu":  # the baseline of CPU bf16 training, in the same run
-                fp32_step = training_step_seconds(config, batches, args.steps, device, autocast=False)
-                log.info("%d px: training in fp32 %.2f s/step: bf16 autocast %.2fx faster", size, fp32_step, fp32_step / step)
+            log_fp32_training(f"{size} px", config, lambda batches=batches: batches, args.steps, device, step)
         profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if args.profile else None
         speed = prediction_speed(config, size, args.images, device, args.rounds, profiler, args.compile)
         dtype = inference_dtype(device, config["predict"]["precision"])
