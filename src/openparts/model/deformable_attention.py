@@ -86,10 +86,15 @@ def gathered_attention(
 ) -> torch.Tensor:
     """One `embedding_bag` over all levels: the inference path (same arguments and result)."""
     shapes = [(int(height), int(width)) for height, width in value_spatial_shapes]
-    # in pixels of the bordered map: +1 for the border, -0.5 from pixel corners to centres
-    columns = [sampling_locations[:, :, :, level, :, 0] * width + 0.5 for level, (_, width) in enumerate(shapes)]
-    lines = [sampling_locations[:, :, :, level, :, 1] * height + 0.5 for level, (height, _) in enumerate(shapes)]
+    columns = [bordered_pixels(sampling_locations[:, :, :, level, :, 0], width) for level, (_, width) in enumerate(shapes)]
+    lines = [bordered_pixels(sampling_locations[:, :, :, level, :, 1], height) for level, (height, _) in enumerate(shapes)]
     return gather_at(value, shapes, columns, lines, attention_weights)
+
+
+def bordered_pixels(normalised: torch.Tensor, size: int) -> torch.Tensor:
+    """A position in [0, 1] of a side of `size` pixels, in pixels of the map `gather_at` reads:
+    + 1 for its border, - 0.5 from pixel corners to centres."""
+    return normalised * size + 0.5
 
 
 def gather_at(
@@ -198,13 +203,12 @@ def attention_layer_forward(
     logits = self.attention_weights(hidden_states).view(batch, queries, self.n_heads, self.n_levels * self.n_points)
     attention_weights = functional.softmax(logits, -1).view(batch, queries, self.n_heads, self.n_levels, self.n_points)
     shapes = [(int(height), int(width)) for height, width in spatial_shapes_list]
-    # in pixels of the bordered map, as gathered_attention's: + 1 for the border, - 0.5 to centres
     columns = [
-        offsets[:, :, :, level, :, 0] + (reference_points[:, :, level, 0, None, None] * width + 0.5)
+        offsets[:, :, :, level, :, 0] + bordered_pixels(reference_points[:, :, level, 0, None, None], width)
         for level, (_, width) in enumerate(shapes)
     ]
     lines = [
-        offsets[:, :, :, level, :, 1] + (reference_points[:, :, level, 1, None, None] * height + 0.5)
+        offsets[:, :, :, level, :, 1] + bordered_pixels(reference_points[:, :, level, 1, None, None], height)
         for level, (height, _) in enumerate(shapes)
     ]
     output = gather_at(value, shapes, columns, lines, attention_weights)
