@@ -75,3 +75,10 @@ def test_the_targets_name_the_split_ops_beside_ops() -> None:
     )
     results["main"] = {key: row(45.0, None) for key in results["main"]}
     assert not any("split" in line for line in quality.verdicts(results))
+
+
+def test_a_lead_below_the_printed_precision_is_a_tie() -> None:
+    row = {"slic": {"mIoU": 30.0}, "felzenszwalb": {"mIoU": 40.0}, "ncut": {"mIoU": 45.7767}, quality.OPS: {"mIoU": 45.782}}
+    assert quality._miou_verdict("x: OPS", row, quality.OPS, quality.MATCHED) == "- x: OPS mIoU 45.78 ties the best baseline (ncut 45.78)"
+    row[quality.OPS]["mIoU"] = 45.79
+    assert "OPS mIoU 45.79 beats" in quality._miou_verdict("x: OPS", row, quality.OPS, quality.MATCHED)
