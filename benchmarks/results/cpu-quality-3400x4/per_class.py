@@ -1,0 +1,83 @@
+"""Per-class oracle IoU, and where each ground-truth class's pixels went, for the tuned SLIC and
+NCut and the given models on one evaluation set of a bench-quality work folder (session 25).
+
+    python benchmarks/results/cpu-quality-3400x4/per_class.py outputs/q3400 pascal58-person \
+        outputs/q3400/stages/base outputs/q3400/stages/ops
+
+It predicts as bench-quality scores (the cpu preset's predict settings, post-aware, no split) and
+reads the baselines' parameters and segments from the work folder's store.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from openparts.config import resolve
+from openparts.data import masks as mask_io
+from openparts.data.dataset import PartDataset
+from openparts.engine.predict import Predictor
+from openparts.evaluation.baseline_store import BaselineStore
+from openparts.evaluation.semantic import SemanticAccumulator
+from openparts.model import load_model
+from openparts.stages.manifest import artifact
+
+DEV_IMAGES = 20  # as benchmarks/quality.py tunes the baselines
+
+
+def accumulate(truth: PartDataset, predictions: list[dict]) -> SemanticAccumulator:
+    by_image: dict[int, list[dict]] = {}
+    for prediction in predictions:
+        by_image.setdefault(prediction["image_id"], []).append(prediction)
+    accumulator = SemanticAccumulator(truth.part_classes)
+    for index, record in enumerate(truth.images):
+        object_mask = truth.object_mask(index)
+        parts = truth.parts(record["id"])
+        part_masks = np.stack([mask_io.decode(p["segmentation"]) for p in parts]) if parts else np.zeros((0, *object_mask.shape), bool)
+        predicted = [(mask_io.map_segment(p), float(p["score"])) for p in by_image.get(record["id"], [])]
+        accumulator.add(object_mask, part_masks, [p.get("part_class", "part") for p in parts], predicted)
+    return accumulator
+
+
+def per_class_iou(confusion: np.ndarray) -> np.ndarray:
+    true_positive = np.diag(confusion).astype(float)
+    union = confusion.sum(0) + confusion.sum(1) - true_positive
+    return np.divide(true_positive, union, out=np.zeros_like(true_positive), where=union > 0)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    work, set_name, model_folders = Path(sys.argv[1]), sys.argv[2], [Path(f) for f in sys.argv[3:]]
+    store = BaselineStore(work / "baseline_store")
+    dev = PartDataset.open(work / "data" / "carparts" / "train")
+    predict_config = {**resolve("cpu")["predict"], "post_aware": True}
+    truth = PartDataset.open(work / "data" / "eval" / set_name)
+    models = {folder.name: load_model(artifact(folder, "model")) for folder in model_folders}
+    for masks, given in (("perfect", truth), ("imperfect", PartDataset.open(work / "data" / "eval" / f"{set_name}-salient"))):
+        results = {}
+        for method in ("slic", "ncut"):
+            params = store.tuned(dev, method, list(range(DEV_IMAGES)))
+            results[method] = accumulate(truth, store.predictions(given, method, params, progress=False))
+        for name, model in models.items():
+            results[name] = accumulate(truth, Predictor(model, predict_config).predict_dataset(given, progress=False))
+        names = next(iter(results.values())).class_names
+        pixels = next(iter(results.values())).confusion.sum(1)
+        ious = {name: per_class_iou(accumulator.confusion) for name, accumulator in results.items()}
+        lines = [f"\n== {set_name}, {masks} masks: IoU per class", f"{'class':24s} {'pixels':>8s} " + " ".join(f"{n:>8s}" for n in results)]
+        for i, name in enumerate(names):
+            if pixels[i]:
+                lines.append(f"{name:24s} {int(pixels[i]):8d} " + " ".join(f"{100 * ious[n][i]:8.1f}" for n in results))
+        for label, key in (("mIoU", "mIoU"), ("segments per object", "segments_per_object")):
+            lines.append(f"{label:24s} {'':8s} " + " ".join(f"{a.metrics()[key]:8.2f}" for a in results.values()))
+        short = [name.split("/")[-1][:10] for name in names]
+        for name, accumulator in results.items():
+            lines.append(f"\n{name}, {masks}: % of each ground-truth class's pixels (rows) named as each class (columns)")
+            lines.append(" " * 11 + " ".join(f"{s:>10s}" for s in short))
+            for i, row in enumerate(accumulator.confusion):
+                lines.append(f"{short[i]:10s} " + " ".join(f"{100 * v / max(row.sum(), 1):10.1f}" for v in row))
+        sys.stdout.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
