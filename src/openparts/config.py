@@ -87,8 +87,13 @@ _CPU: dict[str, Any] = {
         "threads": 0,
     },
     "predict": {
+        # the whole image inside a 256 px square, as training's scale jitter fits it into the crop
+        # at its middle scale. With the shortest edge alone at 256, a tall person or a wide car came
+        # out larger than the model had seen them: the 3,400-step models' oracle mIoU was 2.5-7.0
+        # points lower on the Pascal-Part samples and 0.8-1.9 lower on car-parts test; car-parts
+        # AP moved by -2.5 to +0.1 with the change (benchmarks/results/cpu-quality-3400x4/test-scale.log)
         "shortest_edge": 256,
-        "max_size": 1024,
+        "max_size": 256,
         "batch_size": 4,
         # on CPU, images run in groups of at most this many padded pixels (0: batch_size alone):
         # large batches outgrow the caches of many-core CPUs, and a batch of one loses channels-last
