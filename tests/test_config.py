@@ -1,6 +1,7 @@
 import pytest
 
 from openparts.config import PRESETS, ConfigError, check, flat_keys, resolve
+from openparts.engine.predict import resized_shape
 
 
 def test_presets_share_the_official_loss_weights() -> None:
@@ -12,6 +13,17 @@ def test_presets_share_the_official_loss_weights() -> None:
     assert PRESETS["paper"]["model"]["train_num_points"] == 12544  # the official 112 x 112
     # the cpu preset samples as many points as its crops have mask logits (1/4 scale), not three times as many
     assert PRESETS["cpu"]["model"]["train_num_points"] == (PRESETS["cpu"]["train"]["crop_size"] // 4) ** 2
+
+
+def test_cpu_preset_predicts_at_the_scale_its_training_jitter_centres_on() -> None:
+    """Training fits each image into the crop (then jitters 0.5-1.5x); predicting a tall person at
+    its shortest edge alone showed it larger than the model learnt parts at."""
+    cpu = resolve("cpu")
+    crop, predict = cpu["train"]["crop_size"], cpu["predict"]
+    assert sum(cpu["train"]["scale_range"]) / 2 == 1.0
+    for height, width in ((512, 512), (500, 250), (229, 1600), (40, 90)):
+        shape = resized_shape(height, width, predict["shortest_edge"], predict["max_size"])
+        assert max(shape) == crop, (height, width, shape)
 
 
 def test_paper_preset_follows_section_4_2() -> None:
