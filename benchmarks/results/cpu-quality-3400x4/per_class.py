@@ -1,69 +1,47 @@
 """Per-class oracle IoU, and where each ground-truth class's pixels went, for the tuned SLIC and
 NCut and the given models on one evaluation set of a bench-quality work folder (session 25).
 
-    python benchmarks/results/cpu-quality-3400x4/per_class.py outputs/q3400 pascal58-person \
+    python benchmarks/results/cpu-quality-3400x4/per_class.py outputs/q3400 pascal58-person MAX_SIZE \
         outputs/q3400/stages/base outputs/q3400/stages/ops
 
-It predicts as bench-quality scores (the cpu preset's predict settings, post-aware, no split) and
-reads the baselines' parameters and segments from the work folder's store.
+It predicts as bench-quality scores (post-aware, no split) at shortest edge 256 and longest at most
+MAX_SIZE (1024: the cpu preset before session 25; 256 since). The baselines' parameters and
+segments come from the work folder's store.
 """
 
 import logging
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from openparts.config import resolve
-from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset
 from openparts.engine.predict import Predictor
 from openparts.evaluation.baseline_store import BaselineStore
-from openparts.evaluation.semantic import SemanticAccumulator
+from openparts.evaluation.semantic import accumulate_semantic
 from openparts.model import load_model
 from openparts.stages.manifest import artifact
 
 DEV_IMAGES = 20  # as benchmarks/quality.py tunes the baselines
 
 
-def accumulate(truth: PartDataset, predictions: list[dict]) -> SemanticAccumulator:
-    by_image: dict[int, list[dict]] = {}
-    for prediction in predictions:
-        by_image.setdefault(prediction["image_id"], []).append(prediction)
-    accumulator = SemanticAccumulator(truth.part_classes)
-    for index, record in enumerate(truth.images):
-        object_mask = truth.object_mask(index)
-        parts = truth.parts(record["id"])
-        part_masks = np.stack([mask_io.decode(p["segmentation"]) for p in parts]) if parts else np.zeros((0, *object_mask.shape), bool)
-        predicted = [(mask_io.map_segment(p), float(p["score"])) for p in by_image.get(record["id"], [])]
-        accumulator.add(object_mask, part_masks, [p.get("part_class", "part") for p in parts], predicted)
-    return accumulator
-
-
-def per_class_iou(confusion: np.ndarray) -> np.ndarray:
-    true_positive = np.diag(confusion).astype(float)
-    union = confusion.sum(0) + confusion.sum(1) - true_positive
-    return np.divide(true_positive, union, out=np.zeros_like(true_positive), where=union > 0)
-
-
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    work, set_name, model_folders = Path(sys.argv[1]), sys.argv[2], [Path(f) for f in sys.argv[3:]]
+    work, set_name, model_folders = Path(sys.argv[1]), sys.argv[2], [Path(f) for f in sys.argv[4:]]
     store = BaselineStore(work / "baseline_store")
     dev = PartDataset.open(work / "data" / "carparts" / "train")
-    predict_config = {**resolve("cpu")["predict"], "post_aware": True}
+    predict_config = {**resolve("cpu")["predict"], "post_aware": True, "shortest_edge": 256, "max_size": int(sys.argv[3])}
     truth = PartDataset.open(work / "data" / "eval" / set_name)
     models = {folder.name: load_model(artifact(folder, "model")) for folder in model_folders}
     for masks, given in (("perfect", truth), ("imperfect", PartDataset.open(work / "data" / "eval" / f"{set_name}-salient"))):
         results = {}
         for method in ("slic", "ncut"):
             params = store.tuned(dev, method, list(range(DEV_IMAGES)))
-            results[method] = accumulate(truth, store.predictions(given, method, params, progress=False))
+            results[method] = accumulate_semantic(truth, store.predictions(given, method, params, progress=False))
         for name, model in models.items():
-            results[name] = accumulate(truth, Predictor(model, predict_config).predict_dataset(given, progress=False))
+            results[name] = accumulate_semantic(truth, Predictor(model, predict_config).predict_dataset(given, progress=False))
         names = next(iter(results.values())).class_names
         pixels = next(iter(results.values())).confusion.sum(1)
-        ious = {name: per_class_iou(accumulator.confusion) for name, accumulator in results.items()}
+        ious = {name: accumulator.class_iou() for name, accumulator in results.items()}
         lines = [f"\n== {set_name}, {masks} masks: IoU per class", f"{'class':24s} {'pixels':>8s} " + " ".join(f"{n:>8s}" for n in results)]
         for i, name in enumerate(names):
             if pixels[i]:

@@ -9,12 +9,11 @@ import logging
 import sys
 from pathlib import Path
 
-from per_class import accumulate
-
 from openparts.config import resolve
 from openparts.data.dataset import PartDataset
 from openparts.engine.predict import Predictor
 from openparts.evaluation.instance_ap import evaluate_instances
+from openparts.evaluation.semantic import evaluate_semantic
 from openparts.model import load_model
 from openparts.stages.manifest import artifact
 
@@ -37,7 +36,7 @@ def main() -> None:
                 for edge, longest in scales:
                     config = {**resolve("cpu")["predict"], "post_aware": True, "shortest_edge": edge, "max_size": longest}
                     predictions = Predictor(model, config).predict_dataset(given, progress=False)
-                    metrics = accumulate(truth, predictions).metrics()
+                    metrics = evaluate_semantic(truth, predictions)
                     average_precision = evaluate_instances(truth, predictions)["AP"]
                     print(
                         f"{name:6s} {set_name:20s} {masks:9s} {edge:4d} {longest:5d} {average_precision:6.2f} "

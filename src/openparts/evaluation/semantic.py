@@ -89,13 +89,18 @@ class SemanticAccumulator:
         self.confusion += np.bincount(truth[object_mask] * size + guess[object_mask], minlength=size * size).reshape(size, size)
         self.segments.append(count_segments([mask for mask, _ in predicted], object_mask))
 
+    def class_iou(self) -> np.ndarray:
+        """IoU of each of `class_names` (0 where a class is in neither map): which parts a
+        method loses, behind the one mean."""
+        true_positive = np.diag(self.confusion).astype(float)
+        union = self.confusion.sum(axis=0) + self.confusion.sum(axis=1) - true_positive
+        return np.divide(true_positive, union, out=np.zeros_like(true_positive), where=union > 0)
+
     def metrics(self) -> dict[str, float]:
         true_positive = np.diag(self.confusion).astype(float)
         truth_pixels = self.confusion.sum(axis=1).astype(float)
-        predicted_pixels = self.confusion.sum(axis=0).astype(float)
         present = truth_pixels > 0
-        union = truth_pixels + predicted_pixels - true_positive
-        iou = np.divide(true_positive, union, out=np.zeros_like(true_positive), where=union > 0)
+        iou = self.class_iou()
         accuracy = np.divide(true_positive, truth_pixels, out=np.zeros_like(true_positive), where=truth_pixels > 0)
         frequency = truth_pixels / max(truth_pixels.sum(), 1.0)
         return {
@@ -108,6 +113,12 @@ class SemanticAccumulator:
 
 def evaluate_semantic(dataset: PartDataset, predictions: list[dict[str, Any]]) -> dict[str, float]:
     """Oracle mIoU, fwIoU, mACC (percent) and segments per object for COCO-style predictions."""
+    return accumulate_semantic(dataset, predictions).metrics()
+
+
+def accumulate_semantic(dataset: PartDataset, predictions: list[dict[str, Any]]) -> SemanticAccumulator:
+    """The confusion over every image of `dataset`, for analyses beyond the three means
+    (`class_iou`, where each class's pixels went)."""
     by_image = _by_image(predictions)
     accumulator = SemanticAccumulator(dataset.part_classes)
     for index, record in enumerate(dataset.images):
@@ -116,7 +127,7 @@ def evaluate_semantic(dataset: PartDataset, predictions: list[dict[str, Any]]) -
         part_masks = np.stack([mask_io.decode(p["segmentation"]) for p in parts]) if parts else np.zeros((0, *object_mask.shape), bool)
         predicted = [(mask_io.map_segment(p), float(p["score"])) for p in by_image.get(record["id"], [])]
         accumulator.add(object_mask, part_masks, [p.get("part_class", "part") for p in parts], predicted)
-    return accumulator.metrics()
+    return accumulator
 
 
 def segments_per_image(dataset: PartDataset, predictions: list[dict[str, Any]]) -> dict[int, int]:
