@@ -47,6 +47,17 @@ def test_one_segment_for_the_whole_object_scores_its_majority_class() -> None:
     assert metrics["fwIoU"] == pytest.approx(100 * 0.75 * 0.75)
 
 
+def test_class_iou_names_the_class_a_segment_lost() -> None:
+    object_mask = np.ones((1, 4), bool)
+    truth = np.zeros((2, 1, 4), bool)
+    truth[0, 0, :3] = True
+    truth[1, 0, 3:] = True
+    accumulator = SemanticAccumulator(["a", "b"])
+    accumulator.add(object_mask, truth, ["a", "b"], [(np.ones((1, 4), bool), 1.0)])
+    assert accumulator.class_names == [BACKGROUND, "a", "b"]
+    assert accumulator.class_iou() == pytest.approx([0.0, 3 / 4, 0.0])  # background in neither map: 0, not NaN
+
+
 def test_no_predictions_leave_everything_background() -> None:
     object_mask = np.ones((2, 2), bool)
     truth = np.ones((1, 2, 2), bool)
