@@ -77,6 +77,21 @@ def test_a_model_saved_before_a_prediction_setting_existed_gets_its_default(tmp_
         assert predictions and all(("partition" in p) == expect_map for p in predictions)
 
 
+def test_prediction_takes_a_null_test_size_from_the_crop_its_model_trained_on() -> None:
+    """A model's own crop, not its preset's: one trained with train.crop_size=96 predicts at 96."""
+    from types import SimpleNamespace
+
+    from openparts.cli import _predict_config
+    from openparts.config import resolve
+
+    config = resolve("tiny", ["train.crop_size=96", "predict.shortest_edge=80"])
+    config["predict"]["max_size"] = None  # as a model saved before sizes were resolved would hold it
+    model = SimpleNamespace(description={"config": config})
+    predict = _predict_config(model, [], False)
+    assert (predict["shortest_edge"], predict["max_size"]) == (80, 96)
+    assert _predict_config(model, ["shortest_edge=null"], False)["shortest_edge"] == 96
+
+
 def test_unknown_preset_and_key_are_rejected(tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         main(["train", "--data", "x", "--out", "y", "--preset", "huge"])

@@ -18,12 +18,20 @@ def test_presets_share_the_official_loss_weights() -> None:
 def test_cpu_preset_predicts_at_the_scale_its_training_jitter_centres_on() -> None:
     """Training fits each image into the crop (then jitters 0.5-1.5x); predicting a tall person at
     its shortest edge alone showed it larger than the model learnt parts at."""
-    cpu = resolve("cpu")
-    crop, predict = cpu["train"]["crop_size"], cpu["predict"]
-    assert sum(cpu["train"]["scale_range"]) / 2 == 1.0
-    for height, width in ((512, 512), (500, 250), (229, 1600), (40, 90)):
-        shape = resized_shape(height, width, predict["shortest_edge"], predict["max_size"])
-        assert max(shape) == crop, (height, width, shape)
+    for overrides in ([], ["train.crop_size=384"]):
+        cpu = resolve("cpu", overrides)
+        crop, predict = cpu["train"]["crop_size"], cpu["predict"]
+        assert sum(cpu["train"]["scale_range"]) / 2 == 1.0
+        for height, width in ((512, 512), (500, 250), (229, 1600), (40, 90)):
+            shape = resized_shape(height, width, predict["shortest_edge"], predict["max_size"])
+            assert max(shape) == crop, (overrides, height, width, shape)
+
+
+def test_a_test_size_set_by_hand_is_kept_and_null_takes_the_crop() -> None:
+    predict = resolve("cpu", ["predict.shortest_edge=320", "predict.max_size=800"])["predict"]
+    assert (predict["shortest_edge"], predict["max_size"]) == (320, 800)
+    paper = resolve("paper", ["predict.max_size=null"])
+    assert (paper["predict"]["shortest_edge"], paper["predict"]["max_size"]) == (400, paper["train"]["crop_size"])
 
 
 def test_paper_preset_follows_section_4_2() -> None:
@@ -90,6 +98,8 @@ def test_every_preset_has_the_same_keys() -> None:
         ("train.lr_decay_at=[0.5, 1.2]", "train.lr_decay_at must list shares of training"),
         ("predict.split_min_fraction='0.1'", "predict.split_min_fraction must be null \\(off\\) or a number from 0 to 1"),
         ("finetune.rounds=0", "finetune.rounds must be a whole number of at least 1"),
+        ("predict.max_size=16", "predict.max_size must be null \\(train.crop_size\\) or a whole number of at least 32, got 16"),
+        ("predict.shortest_edge='256'", "predict.shortest_edge must be null \\(train.crop_size\\) or a whole number"),
         ("model.num_attention_heads=3", "model.num_attention_heads 3 must divide model.hidden_dim 256"),
     ],
 )

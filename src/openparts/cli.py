@@ -430,15 +430,17 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 def _predict_config(model, overrides: list[str], post_aware: bool) -> dict:
     """The model's saved prediction settings over its preset's current ones: a model saved
-    before a setting existed gets that setting's default, and `--set` can change it."""
-    from openparts.config import apply_overrides
+    before a setting existed gets that setting's default, and `--set` can change it; a test
+    size left null is the crop the model trained on."""
+    from openparts.config import apply_overrides, at_training_scale
 
     saved = model.description.get("config", {})
     predict_config = {**_preset_of(model)["predict"], **(saved.get("predict") or {})}
     items = [item if item.startswith("predict.") else f"predict.{item}" for item in overrides]
     predict_config = apply_overrides({"predict": predict_config}, items)["predict"]
     predict_config["post_aware"] = predict_config["post_aware"] or post_aware
-    return predict_config
+    crop_size = {**_preset_of(model)["train"], **(saved.get("train") or {})}["crop_size"]
+    return at_training_scale(predict_config, crop_size)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:

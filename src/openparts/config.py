@@ -87,13 +87,14 @@ _CPU: dict[str, Any] = {
         "threads": 0,
     },
     "predict": {
-        # the whole image inside a 256 px square, as training's scale jitter fits it into the crop
-        # at its middle scale. With the shortest edge alone at 256, a tall person or a wide car came
-        # out larger than the model had seen them: the 3,400-step models' oracle mIoU was 2.5-7.0
-        # points lower on the Pascal-Part samples and 0.8-1.9 lower on car-parts test; car-parts
-        # AP moved by -2.5 to +0.1 with the change (benchmarks/results/cpu-quality-3400x4/test-scale.log)
-        "shortest_edge": 256,
-        "max_size": 256,
+        # null (both): train.crop_size, so the whole image fits inside the crop's square, as
+        # training's scale jitter fits it at its middle scale, whatever crop a run sets. With the
+        # shortest edge alone at 256, a tall person or a wide car came out larger than the model
+        # had seen them: the 3,400-step models' oracle mIoU was 2.5-7.0 points lower on the
+        # Pascal-Part samples and 0.8-1.9 lower on car-parts test; car-parts AP moved by -2.5 to
+        # +0.1 with the change (benchmarks/results/cpu-quality-3400x4/test-scale.log)
+        "shortest_edge": None,
+        "max_size": None,
         "batch_size": 4,
         # on CPU, images run in groups of at most this many padded pixels (0: batch_size alone):
         # large batches outgrow the caches of many-core CPUs, and a batch of one loses channels-last
@@ -164,7 +165,6 @@ PRESETS["tiny"]["model"].update(
     train_num_points=1024,
 )
 PRESETS["tiny"]["train"].update(crop_size=64, iterations=6, checkpoint_every=3, log_every=1, num_workers=0, warmup_iterations=2)
-PRESETS["tiny"]["predict"].update(shortest_edge=64, max_size=128)
 PRESETS["tiny"]["finetune"].update(iterations=4, k=3)
 
 PRESETS["paper"] = copy.deepcopy(_CPU)
@@ -297,6 +297,11 @@ def _fraction_or_off(value: Any) -> str | None:
     return None if value is None or (_is_number(value) and 0 <= value <= 1) else "must be null (off) or a number from 0 to 1"
 
 
+def _size_or_crop(value: Any) -> str | None:
+    ok = value is None or (_is_number(value, whole=True) and value >= 32)
+    return None if ok else "must be null (train.crop_size) or a whole number of at least 32"
+
+
 def _text_or_none(value: Any) -> str | None:
     return None if value is None or (isinstance(value, str) and value) else "must be null or a name or path"
 
@@ -360,8 +365,8 @@ RULES: dict[str, Rule] = {
     "train.log_every": _whole(1),
     "train.num_workers": _whole(0),
     "train.threads": _whole(0),
-    "predict.shortest_edge": _whole(32),
-    "predict.max_size": _whole(32),
+    "predict.shortest_edge": _size_or_crop,
+    "predict.max_size": _size_or_crop,
     "predict.batch_size": _whole(1),
     "predict.cpu_batch_pixels": _whole(0),
     "predict.top_k": _whole(1),
@@ -408,5 +413,13 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
 def resolve(preset_name: str, overrides: Iterable[str] | Mapping[str, Any] = ()) -> dict[str, Any]:
     """The configuration of a run: a preset with overrides applied and validated, plus the preset's name."""
     config = validate(apply_overrides(preset(preset_name), overrides))
+    config["predict"] = at_training_scale(config["predict"], config["train"]["crop_size"])
     config["preset"] = preset_name
     return config
+
+
+def at_training_scale(predict: dict[str, Any], crop_size: int) -> dict[str, Any]:
+    """`predict` with the test sizes left null set to the training crop, so that every stage, run
+    record and cache key sees the size a model is actually run at, and a run that changes the
+    crop moves the test scale with it instead of predicting at a scale its model never saw."""
+    return {**predict, **{key: crop_size for key in ("shortest_edge", "max_size") if predict.get(key) is None}}
