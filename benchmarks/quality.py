@@ -241,7 +241,9 @@ class Scorer:
         self.predictions: dict[tuple, list[dict[str, Any]]] = {}
         self.cache: dict[tuple, dict[str, float]] = {}
         self.baseline_file = work / "baselines.json"
-        self.baseline_cache: dict[str, Any] = json.loads(self.baseline_file.read_text()) if self.baseline_file.is_file() else {}
+        kept = json.loads(self.baseline_file.read_text()) if self.baseline_file.is_file() else {}
+        # scores counted by other evaluation code can never be asked for again: left out of the next write
+        self.baseline_cache: dict[str, Any] = {key: value for key, value in kept.items() if self.scoring_code in json.loads(key)}
 
     def model(self, model, model_name: str, set_name: str, masks: str, post_aware: bool = True) -> dict[str, float]:
         key = (model_name, set_name, masks, post_aware, None)

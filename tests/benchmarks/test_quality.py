@@ -39,6 +39,21 @@ def test_a_set_with_other_content_is_segmented_again(tmp_path: Path, segmented: 
     assert segmented == ["slic", "slic"]
 
 
+def test_scores_of_other_scoring_code_are_dropped_but_the_segments_kept(
+    tmp_path: Path, segmented: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """baselines.json would otherwise grow by a full set of scores with every change to the evaluation package."""
+    import json
+
+    data = synth.generate(tmp_path / "set", count=2, seed=3, size=64)
+    _scorer(data, tmp_path / "work").baseline("slic", SLIC, "carparts-test", "perfect")
+    monkeypatch.setattr(quality, "scoring_code", lambda: "a later evaluation package")
+    _scorer(data, tmp_path / "work").baseline("slic", SLIC, "carparts-test", "perfect")
+    kept = json.loads((tmp_path / "work" / "baselines.json").read_text())
+    assert [json.loads(key)[-1] for key in kept] == ["a later evaluation package"]
+    assert segmented == ["slic"]
+
+
 def test_the_split_fraction_is_chosen_by_dev_ap_and_off_wins_a_tie(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = synth.generate(tmp_path / "set", count=2, seed=3, size=64)
     scorer = _scorer(data, tmp_path / "work")

@@ -1,7 +1,7 @@
 """Per-class oracle IoU, and where each ground-truth class's pixels went, for the tuned SLIC and
 NCut and the given models on one evaluation set of a bench-quality work folder (session 25).
 
-    python benchmarks/results/cpu-quality-3400x4/per_class.py outputs/q3400 pascal58-person MAX_SIZE \
+    PYTHONPATH=. python benchmarks/results/cpu-quality-3400x4/per_class.py outputs/q3400 pascal58-person MAX_SIZE \
         outputs/q3400/stages/base outputs/q3400/stages/ops
 
 It predicts as bench-quality scores (post-aware, no split) at shortest edge 256 and longest at most
@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from benchmarks.quality import DEV_IMAGES  # the images bench-quality tunes the baselines on
 from openparts.config import resolve
 from openparts.data.dataset import PartDataset
 from openparts.engine.predict import Predictor
@@ -20,8 +21,6 @@ from openparts.evaluation.baseline_store import BaselineStore
 from openparts.evaluation.semantic import accumulate_semantic
 from openparts.model import load_model
 from openparts.stages.manifest import artifact
-
-DEV_IMAGES = 20  # as benchmarks/quality.py tunes the baselines
 
 
 def main() -> None:
