@@ -192,6 +192,8 @@ PRESETS["paper"]["train"].update(
     num_workers=8,
     log_every=50,
 )
+# Sec. 4.2's test sizes: a 4:3 photo comes out 400 x 533, near the 538 px that LSJ's middle scale
+# (1.05 x 512) fits it into, so the paper also tests about where its training jitter centres
 PRESETS["paper"]["predict"].update(shortest_edge=400, max_size=666)
 # 30k iterations with imperfect masks, 10k with perfect ones
 PRESETS["paper"]["finetune"].update(learning_rate=1.0e-6, iterations=30000, lambda_contrast=10.0)
