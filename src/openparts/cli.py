@@ -434,13 +434,12 @@ def _predict_config(model, overrides: list[str], post_aware: bool) -> dict:
     size left null is the crop the model trained on."""
     from openparts.config import apply_overrides, at_training_scale
 
-    saved = model.description.get("config", {})
-    predict_config = {**_preset_of(model)["predict"], **(saved.get("predict") or {})}
+    saved, preset = model.description.get("config", {}), _preset_of(model)
+    predict_config = {**preset["predict"], **(saved.get("predict") or {})}
     items = [item if item.startswith("predict.") else f"predict.{item}" for item in overrides]
     predict_config = apply_overrides({"predict": predict_config}, items)["predict"]
     predict_config["post_aware"] = predict_config["post_aware"] or post_aware
-    crop_size = {**_preset_of(model)["train"], **(saved.get("train") or {})}["crop_size"]
-    return at_training_scale(predict_config, crop_size)
+    return at_training_scale(predict_config, (saved.get("train") or preset["train"])["crop_size"])
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
