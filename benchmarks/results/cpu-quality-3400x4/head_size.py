@@ -46,8 +46,8 @@ def ccp_head(sample: PartSample) -> np.ndarray:
 
 
 def describe(name: str, heights: list[float]) -> None:
-    deciles = np.quantile(heights, [0.1, 0.25, 0.5, 0.75, 0.9])
-    print(f"{name:<34} n={len(heights):>3}  10/25/50/75/90 %: " + " ".join(f"{value:7.2f}" for value in deciles))
+    quantiles = np.quantile(heights, [0.1, 0.25, 0.5, 0.75, 0.9])
+    print(f"{name:<34} n={len(heights):>3}  10/25/50/75/90 %: " + " ".join(f"{value:7.2f}" for value in quantiles))
 
 
 def main() -> None:
