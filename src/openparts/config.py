@@ -71,6 +71,9 @@ _CPU: dict[str, Any] = {
         # stays (benchmarks/results/cpu-quality-3400x4/README.md, session 27)
         "scale_range": [0.5, 1.5],
         "horizontal_flip": True,
+        # share of training samples whose object-mask channel is perturbed as a segmenter's mask
+        # would be (openparts.data.mask_jitter); 0: the sets' own masks, as the paper trains
+        "object_mask_jitter": 0.0,
         "batch_size": 2,
         "iterations": 2000,
         "max_minutes": 0.0,
@@ -355,6 +358,7 @@ RULES: dict[str, Rule] = {
     "model.importance_sample_ratio": _FRACTION,
     "train.crop_size": _whole(32),
     "train.scale_range": _scale_range,
+    "train.object_mask_jitter": _FRACTION,
     "train.batch_size": _whole(1),
     "train.iterations": _whole(0),
     "train.max_minutes": _NON_NEGATIVE,

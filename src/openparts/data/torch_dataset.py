@@ -12,6 +12,7 @@ from torchvision import tv_tensors
 
 from openparts.data.dataset import PartDataset
 from openparts.data.errors import DataError
+from openparts.data.mask_jitter import ObjectMaskJitter
 from openparts.data.pseudo_parts import PseudoParts
 
 
@@ -19,7 +20,8 @@ class PartSegmentationDataset(Dataset):
     """Samples as (inputs, target) for Mask2Former-style training and prediction.
 
     inputs: float32 tensor [C, H, W]; channels 0-2 are RGB in [0, 1], channel 3 (when
-    `object_mask_channel`) is the object mask in {0, 1} ("pre-aware" input, Sec. 3.2).
+    `object_mask_channel`) is the object mask in {0, 1} ("pre-aware" input, Sec. 3.2), perturbed
+    by `object_mask_jitter` where given (the target's ``object_mask`` stays the set's own).
     Normalisation belongs to the model, which knows its pretrained statistics.
 
     target: ``masks`` bool [N, H, W] (part instances left non-empty by the transform),
@@ -37,12 +39,14 @@ class PartSegmentationDataset(Dataset):
         object_mask_channel: bool = True,
         class_agnostic: bool = True,
         pseudo_parts: str | os.PathLike[str] | None = None,
+        object_mask_jitter: ObjectMaskJitter | None = None,
     ) -> None:
         self.dataset = dataset if isinstance(dataset, PartDataset) else PartDataset.open(dataset)
         self.pseudo_parts = None if pseudo_parts is None else PseudoParts(pseudo_parts, self.dataset)
         self.transforms = transforms
         self.object_mask_channel = object_mask_channel
         self.class_agnostic = class_agnostic
+        self.object_mask_jitter = object_mask_jitter
         self.class_index = {name: index for index, name in enumerate(self.dataset.part_classes)}
 
     @property
@@ -78,7 +82,8 @@ class PartSegmentationDataset(Dataset):
             labels = torch.tensor([self.class_index[name] for name in sample.part_classes], dtype=torch.int64)
         rgb = image.as_subclass(torch.Tensor).float() / 255.0
         object_channel = masks["object_mask"].as_subclass(torch.Tensor).float()
-        inputs = torch.cat([rgb, object_channel], dim=0) if self.object_mask_channel else rgb
+        given_channel = object_channel if self.object_mask_jitter is None else self.object_mask_jitter(object_channel[0])[None]
+        inputs = torch.cat([rgb, given_channel], dim=0) if self.object_mask_channel else rgb
         target = {
             "masks": part_masks.as_subclass(torch.Tensor)[keep],
             "labels": labels[keep],

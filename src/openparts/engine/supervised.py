@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import ConcatDataset
 
 from openparts.data.dataset import PartDataset
+from openparts.data.mask_jitter import ObjectMaskJitter
 from openparts.data.torch_dataset import PartSegmentationDataset
 from openparts.data.transforms import train_transforms
 from openparts.data.validate import validate
@@ -32,6 +33,7 @@ def training_datasets(data_dirs: Sequence[str | os.PathLike[str]], config: dict[
             transforms,
             object_mask_channel=model_config["object_mask_channel"],
             class_agnostic=model_config["class_agnostic"],
+            object_mask_jitter=ObjectMaskJitter(train_config["object_mask_jitter"]) if train_config["object_mask_jitter"] else None,
         )
         if not model_config["class_agnostic"]:
             dataset.class_index = {name: index for index, name in enumerate(class_names)}
