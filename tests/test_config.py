@@ -94,6 +94,7 @@ def test_every_preset_has_the_same_keys() -> None:
         ("model.backbone.hidden_sizes=[64, 128, 0, 512]", "model.backbone.hidden_sizes must list 4 whole numbers"),
         ("model.backbone.pretrained=''", "model.backbone.pretrained must be null or a name or path"),
         ("train.scale_range=[1.5, 0.5]", "train.scale_range must be \\[smallest, largest\\] scale"),
+        ("train.object_mask_jitter=1.5", "train.object_mask_jitter must be a number from 0 to 1, got 1.5"),
         ("train.lr_decay_at=[0.9, 0.5]", "train.lr_decay_at must list shares of training"),
         ("train.lr_decay_at=[0.5, 1.2]", "train.lr_decay_at must list shares of training"),
         ("predict.split_min_fraction='0.1'", "predict.split_min_fraction must be null \\(off\\) or a number from 0 to 1"),
