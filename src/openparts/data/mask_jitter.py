@@ -33,13 +33,14 @@ class ObjectMaskJitter:
     def __call__(self, mask: torch.Tensor) -> torch.Tensor:
         if self.probability == 0.0 or _uniform() >= self.probability or not mask.any():
             return mask
-        jittered = shift_boundary(mask)
+        # a step that wipes the object out (a thin object eroded, a small one coarsened away) is
+        # left out: it would teach that objects can be absent from the channel
+        jittered = _unless_empty(shift_boundary(mask), mask)
         if _uniform() < 0.5:
-            jittered = coarsen(jittered)
+            jittered = _unless_empty(coarsen(jittered), jittered)
         if _uniform() < 0.5:
-            jittered = change_region(jittered)
-        # a jitter that wipes the object out would teach that objects can be absent from the channel
-        return jittered if jittered.any() else mask
+            jittered = _unless_empty(change_region(jittered), jittered)
+        return jittered
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(probability={self.probability})"
@@ -66,7 +67,10 @@ def coarsen(mask: torch.Tensor) -> torch.Tensor:
 
 def change_region(mask: torch.Tensor) -> torch.Tensor:
     """A rectangle centred in the object's box, REGION_SIDES of its sides, cut out of the object or
-    added to it (one half each): a missed part, or background taken in."""
+    added to it (one half each): a missed part, or background taken in. An empty mask has no box
+    and comes back as it is."""
+    if not mask.any():
+        return mask
     rows, columns = torch.nonzero(mask, as_tuple=True)
     top, bottom, left, right = int(rows.min()), int(rows.max()) + 1, int(columns.min()), int(columns.max()) + 1
     low, high = REGION_SIDES
@@ -79,6 +83,10 @@ def change_region(mask: torch.Tensor) -> torch.Tensor:
     column_slice = slice(max(0, centre_column - box_width // 2), centre_column + (box_width + 1) // 2)
     changed[row_slice, column_slice] = 0.0 if _uniform() < 0.5 else 1.0
     return changed
+
+
+def _unless_empty(changed: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
+    return changed if changed.any() else before
 
 
 def _uniform() -> float:
