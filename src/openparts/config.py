@@ -72,7 +72,9 @@ _CPU: dict[str, Any] = {
         "scale_range": [0.5, 1.5],
         "horizontal_flip": True,
         # share of training samples whose object-mask channel is perturbed as a segmenter's mask
-        # would be (openparts.data.mask_jitter); 0: the sets' own masks, as the paper trains
+        # would be (openparts.data.mask_jitter); 0: the sets' own masks. At 0.5 OPS mIoU fell on
+        # every set, unseen categories by 4.2 / 8.2 (salient / given masks), so it stays off
+        # (benchmarks/results/cpu-quality-3400x4/README.md, session 28)
         "object_mask_jitter": 0.0,
         "batch_size": 2,
         "iterations": 2000,
