@@ -42,9 +42,6 @@ class ObjectMaskJitter:
             jittered = _unless_empty(change_region(jittered), jittered)
         return jittered
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(probability={self.probability})"
-
 
 def shift_boundary(mask: torch.Tensor) -> torch.Tensor:
     """Dilated or eroded (one half each) by 1 px up to MAX_SHIFT of the object's size."""

@@ -82,8 +82,7 @@ class PartSegmentationDataset(Dataset):
             labels = torch.tensor([self.class_index[name] for name in sample.part_classes], dtype=torch.int64)
         rgb = image.as_subclass(torch.Tensor).float() / 255.0
         object_channel = masks["object_mask"].as_subclass(torch.Tensor).float()
-        given_channel = object_channel if self.object_mask_jitter is None else self.object_mask_jitter(object_channel[0])[None]
-        inputs = torch.cat([rgb, given_channel], dim=0) if self.object_mask_channel else rgb
+        inputs = torch.cat([rgb, self._object_input(object_channel)], dim=0) if self.object_mask_channel else rgb
         target = {
             "masks": part_masks.as_subclass(torch.Tensor)[keep],
             "labels": labels[keep],
@@ -94,6 +93,9 @@ class PartSegmentationDataset(Dataset):
         if self.pseudo_parts is not None:
             target["pseudo_parts"] = masks["pseudo_parts"].as_subclass(torch.Tensor)[0].long() - 1
         return inputs, target
+
+    def _object_input(self, object_channel: torch.Tensor) -> torch.Tensor:
+        return object_channel if self.object_mask_jitter is None else self.object_mask_jitter(object_channel[0])[None]
 
 
 def collate(batch: list[tuple[torch.Tensor, dict[str, Any]]]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
