@@ -364,12 +364,12 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         return [*lines, f"- {UNSEEN} (unseen categories): pre+post vs no awareness not measured (`--models` left base-3ch out)"]
     for masks in ("imperfect", "perfect"):
         both, none = ablation[f"pre+post-{masks}"]["AP"], ablation["none"]["AP"]
-        verdict = _comparison(both, none)
+        verdict = comparison(both, none)
         lines.append(f"- {UNSEEN} (unseen categories): pre+post ({masks}) AP {both:.2f} {verdict} no awareness AP {none:.2f}")
     return lines
 
 
-def _comparison(ours: float, theirs: float) -> str:
+def comparison(ours: float, theirs: float) -> str:
     """A lead the printed two decimals cannot show is a tie: 45.782 against 45.777 over 41 objects
     is no win for either, and "45.78 beats 45.78" reads as a bug."""
     if round(ours, 2) == round(theirs, 2):
@@ -380,7 +380,7 @@ def _comparison(ours: float, theirs: float) -> str:
 def _miou_verdict(label: str, row: dict[str, dict[str, float]], method: str, matched_suffix: str) -> str:
     best = max(BASELINES, key=lambda m: row[m]["mIoU"])
     ours, theirs = row[method]["mIoU"], row[best]["mIoU"]
-    verdict = _comparison(ours, theirs)
+    verdict = comparison(ours, theirs)
     line = f"- {label} mIoU {ours:.2f} {verdict} the best baseline ({best} {theirs:.2f})"
     matched = [m + matched_suffix for m in BASELINES if m + matched_suffix in row]  # absent from results of older runs
     if matched:

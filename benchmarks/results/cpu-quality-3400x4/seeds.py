@@ -1,13 +1,14 @@
 """The same bench-quality recipe trained from several seeds, side by side: how far one run's
 mIoU can be trusted against the best baseline's (session 29).
 
-    python benchmarks/results/cpu-quality-3400x4/seeds.py \
+    PYTHONPATH=. python benchmarks/results/cpu-quality-3400x4/seeds.py \
         benchmarks/results/cpu-quality-3400x4/fit-in-crop benchmarks/results/cpu-quality-3400x4/seed1 \
         benchmarks/results/cpu-quality-3400x4/seed2
 
 Each folder holds one run's quality.json. The baselines do not depend on the seed (their
 parameters are tuned on the dev images, their segments kept in the work folder), so the best of
-them is read from the first run and checked to be the same in the others.
+them is read from the first run and checked to be the same in the others. A run beats it as
+bench-quality's own verdict says (a lead the two printed decimals cannot show is a tie).
 """
 
 import json
@@ -15,8 +16,9 @@ import statistics
 import sys
 from pathlib import Path
 
-BASELINES = ("slic", "felzenszwalb", "ncut")
-MODELS = ("base (pre+post)", "OPS SS+ST (pre+post)", "OPS SS+ST split (pre+post)")
+from benchmarks.quality import BASE, BASELINES, OPS, OPS_SPLIT, comparison
+
+MODELS = (BASE, OPS, OPS_SPLIT)
 
 
 def best_baseline(row: dict[str, dict[str, float]]) -> tuple[str, float]:
@@ -38,7 +40,7 @@ def main() -> None:
         for method in MODELS:
             scores = [run["main"][key][method]["mIoU"] for run in runs]
             spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
-            wins = sum(score > bar for score in scores)
+            wins = sum(comparison(score, bar) == "beats" for score in scores)
             print(
                 f"{'':34s} {method[:28]:28s} "
                 + " ".join(f"{score:11.2f}" for score in scores)
