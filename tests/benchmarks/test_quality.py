@@ -80,7 +80,7 @@ def test_the_targets_name_the_split_ops_beside_ops() -> None:
     results = {
         "main": {f"{name} {masks}": row(45.0, 55.0) for name in quality.SETS for masks in ("imperfect", "perfect")},
         "split_min_fraction": {"chosen": 0.1, "dev_AP": {"None": 1.0, "0.1": 2.0}},
-        "ablation": {quality.UNSEEN: {}},
+        "ablation": {name: {} for name in quality.UNSEEN},
     }
     lines = quality.verdicts(results)
     assert "- carparts-test, perfect masks: OPS mIoU 45.00 does NOT beat the best baseline (ncut 50.00)" in lines
@@ -97,3 +97,12 @@ def test_a_lead_below_the_printed_precision_is_a_tie() -> None:
     assert quality._miou_verdict("x: OPS", row, quality.OPS, quality.MATCHED) == "- x: OPS mIoU 45.78 ties the best baseline (ncut 45.78)"
     row[quality.OPS]["mIoU"] = 45.79
     assert "OPS mIoU 45.79 beats" in quality._miou_verdict("x: OPS", row, quality.OPS, quality.MATCHED)
+
+
+def test_the_unseen_set_leaves_out_every_category_a_training_source_shows() -> None:
+    categories = ["person", "car", "dog", "person", "chair", None]
+    subsets = quality.pascal_subsets(categories)
+    assert subsets == {"pascal58-person": [0, 3], "pascal58-nonperson": [1, 2, 4, 5], "pascal58-unseen": [2, 4, 5]}
+    # the unlabeled pool is the pool sets' union: each crop in it once
+    pooled = [i for name in quality.POOL_SETS if name in subsets for i in subsets[name]]
+    assert sorted(pooled) == list(range(len(categories)))

@@ -7,13 +7,16 @@ mIoU can be trusted against the best baseline's (session 29).
 
 Each folder holds one run's quality.json. The baselines do not depend on the seed (their
 parameters are tuned on the dev images, their segments kept in the work folder), so the best of
-them is read from the first run and checked to be the same in the others. A run beats it as
-bench-quality's own verdict says (a lead the two printed decimals cannot show is a tie).
+them is read from the first run that scored the set and checked to be the same in the others. A
+run beats it as bench-quality's own verdict says (a lead the two printed decimals cannot show is
+a tie). A set that a run did not score (pascal58-unseen before session 30) shows `-` there and
+its mean is over the runs that did.
 """
 
 import json
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.quality import BASE, BASELINES, OPS, OPS_SPLIT, comparison
@@ -25,27 +28,31 @@ def best_baseline(row: dict[str, dict[str, float]]) -> tuple[str, float]:
     return max(((name, row[name]["mIoU"]) for name in BASELINES), key=lambda pair: pair[1])
 
 
+def cells(runs: list[dict], key: str, value: Callable[[dict], float]) -> str:
+    """One column per run: `value` of its row for `key`, or `-` where the run did not score it."""
+    return " ".join(f"{value(run['main'][key]):11.2f}" if key in run["main"] else f"{'-':>11s}" for run in runs)
+
+
 def main() -> None:
     runs = [json.loads((Path(folder) / "quality.json").read_text()) for folder in sys.argv[1:]]
     names = [Path(folder).name for folder in sys.argv[1:]]
     print("runs: " + ", ".join(f"{name} (split at {run['split_min_fraction']['chosen']})" for name, run in zip(names, runs, strict=True)))
     columns = " ".join(f"{name[:11]:>11s}" for name in names)
     print(f"{'set and masks':34s} {'method':28s} {columns} {'mean':>7s} {'sd':>5s} {'wins':>5s}")
-    for key, row in runs[0]["main"].items():
-        baseline, bar = best_baseline(row)
-        for run, name in zip(runs[1:], names[1:], strict=True):
-            if best_baseline(run["main"][key]) != (baseline, bar):
-                raise ValueError(f"{name}: {key} has another best baseline than {names[0]}; the runs are not comparable")
-        print(f"{key:34s} {'best baseline: ' + baseline:28s} " + " ".join(f"{bar:11.2f}" for _ in runs))
+    keys = list(dict.fromkeys(key for run in runs for key in run["main"]))
+    for key in keys:
+        scored = [(run["main"][key], name) for run, name in zip(runs, names, strict=True) if key in run["main"]]
+        baseline, bar = best_baseline(scored[0][0])
+        for row, name in scored[1:]:
+            if best_baseline(row) != (baseline, bar):
+                raise ValueError(f"{name}: {key} has another best baseline than {scored[0][1]}; the runs are not comparable")
+        print(f"{key:34s} {'best baseline: ' + baseline:28s} {cells(runs, key, lambda row: best_baseline(row)[1])}")
         for method in MODELS:
-            scores = [run["main"][key][method]["mIoU"] for run in runs]
+            scores = [row[method]["mIoU"] for row, _ in scored]
             spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
             wins = sum(comparison(score, bar) == "beats" for score in scores)
-            print(
-                f"{'':34s} {method[:28]:28s} "
-                + " ".join(f"{score:11.2f}" for score in scores)
-                + f" {statistics.mean(scores):7.2f} {spread:5.2f} {wins:2d}/{len(scores)}"
-            )
+            each = cells(runs, key, lambda row, method=method: row[method]["mIoU"])
+            print(f"{'':34s} {method[:28]:28s} {each} {statistics.mean(scores):7.2f} {spread:5.2f} {wins:2d}/{len(scores)}")
 
 
 if __name__ == "__main__":
