@@ -19,13 +19,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.quality import BASE, BASELINES, OPS, OPS_SPLIT, comparison
+from benchmarks.quality import BASE, OPS, OPS_SPLIT, best_baseline, comparison
 
 MODELS = (BASE, OPS, OPS_SPLIT)
 
 
-def best_baseline(row: dict[str, dict[str, float]]) -> tuple[str, float]:
-    return max(((name, row[name]["mIoU"]) for name in BASELINES), key=lambda pair: pair[1])
+def bar_of(row: dict[str, dict[str, float]]) -> tuple[str, float]:
+    """The best baseline of a row and its mIoU."""
+    baseline = best_baseline(row)
+    return baseline, row[baseline]["mIoU"]
 
 
 def cells(runs: list[dict], key: str, value: Callable[[dict], float]) -> str:
@@ -42,11 +44,11 @@ def main() -> None:
     keys = list(dict.fromkeys(key for run in runs for key in run["main"]))
     for key in keys:
         scored = [(run["main"][key], name) for run, name in zip(runs, names, strict=True) if key in run["main"]]
-        baseline, bar = best_baseline(scored[0][0])
+        baseline, bar = bar_of(scored[0][0])
         for row, name in scored[1:]:
-            if best_baseline(row) != (baseline, bar):
+            if bar_of(row) != (baseline, bar):
                 raise ValueError(f"{name}: {key} has another best baseline than {scored[0][1]}; the runs are not comparable")
-        print(f"{key:34s} {'best baseline: ' + baseline:28s} {cells(runs, key, lambda row: best_baseline(row)[1])}")
+        print(f"{key:34s} {'best baseline: ' + baseline:28s} {cells(runs, key, lambda row: bar_of(row)[1])}")
         for method in MODELS:
             scores = [row[method]["mIoU"] for row, _ in scored]
             spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
