@@ -6,9 +6,10 @@
 
 Seen sources (../shared/data): car-parts train and Clothing Co-Parsing (persons). Evaluated on
 car-parts test (seen category), and on the Pascal-Part samples (Pascal-Part-58 grouping, one
-object per crop) split into persons (seen through CCP) and the other categories (dog, bird,
-chair, ...), as the issue splits them; those include cars, which car-parts train shows, so the
-categories no training source shows are also scored on their own (`pascal58-unseen`). Each set
+object per crop): all of them (`pascal58-all`, the evaluation set the issue's target names) and
+split into persons (seen through CCP) and the other categories (dog, bird, chair, ...), as the
+issue reports them; those include cars, which car-parts train shows, so the categories no
+training source shows are also scored on their own (`pascal58-unseen`). Each set
 with its own ("perfect") object masks and with masks of the bundled salient-object model
 ("imperfect"); scores always against the set's own parts.
 
@@ -68,7 +69,8 @@ log = logging.getLogger("benchmarks.quality")
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 POOL_SETS = ("carparts-test", "pascal58-person", "pascal58-nonperson")  # disjoint: their images are the unlabeled pool
-SETS = (*POOL_SETS, "pascal58-unseen")  # pascal58-unseen lies inside pascal58-nonperson
+# the issue's two evaluation sets, then the Pascal-Part samples as it reports them; the last three lie inside pascal58-all
+SETS = ("carparts-test", "pascal58-all", "pascal58-person", "pascal58-nonperson", "pascal58-unseen")
 SEEN_CATEGORIES = ("person", "car")  # Pascal-Part categories a training source shows (CCP, car-parts)
 UNSEEN = ("pascal58-nonperson", "pascal58-unseen")  # the issue's unseen categories, and those with cars left out
 BASELINES = ("slic", "felzenszwalb", "ncut")
@@ -150,10 +152,11 @@ def _write_evaluation_sets(data: Path, paths: dict[str, Path]) -> None:
 
 
 def pascal_subsets(categories: list[str | None]) -> dict[str, list[int]]:
-    """The Pascal-Part crops of each evaluation set, by their object's category: persons, the
-    rest (the issue's unseen categories) and the rest without the categories training shows (a
-    crop whose category is not recorded cannot be called unseen)."""
+    """The Pascal-Part crops of each evaluation set, by their object's category: all of them,
+    persons, the rest (the issue's unseen categories) and the rest without the categories
+    training shows (a crop whose category is not recorded cannot be called unseen)."""
     return {
+        "pascal58-all": list(range(len(categories))),
         "pascal58-person": [i for i, name in enumerate(categories) if name == "person"],
         "pascal58-nonperson": [i for i, name in enumerate(categories) if name != "person"],
         "pascal58-unseen": [i for i, name in enumerate(categories) if name is not None and name not in SEEN_CATEGORIES],

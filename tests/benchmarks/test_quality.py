@@ -99,10 +99,15 @@ def test_a_lead_below_the_printed_precision_is_a_tie() -> None:
     assert "OPS mIoU 45.79 beats" in quality._miou_verdict("x: OPS", row, quality.OPS, quality.MATCHED)
 
 
-def test_the_unseen_set_leaves_out_every_category_a_training_source_shows() -> None:
+def test_each_pascal_part_crop_lands_in_the_sets_of_its_category() -> None:
     categories = ["person", "car", "dog", "person", "chair", None]
     subsets = quality.pascal_subsets(categories)
-    assert subsets == {"pascal58-person": [0, 3], "pascal58-nonperson": [1, 2, 4, 5], "pascal58-unseen": [2, 4]}
+    assert subsets == {
+        "pascal58-all": [0, 1, 2, 3, 4, 5],
+        "pascal58-person": [0, 3],
+        "pascal58-nonperson": [1, 2, 4, 5],
+        "pascal58-unseen": [2, 4],
+    }
     # the unlabeled pool is the pool sets' union: each crop in it once
     pooled = [i for name in quality.POOL_SETS if name in subsets for i in subsets[name]]
     assert sorted(pooled) == list(range(len(categories)))
