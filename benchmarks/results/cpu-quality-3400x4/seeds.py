@@ -9,8 +9,8 @@ Each folder holds one run's quality.json. The baselines do not depend on the see
 parameters are tuned on the dev images, their segments kept in the work folder), so the best of
 them is read from the first run that scored the set and checked to be the same in the others. A
 run beats it as bench-quality's own verdict says (a lead the two printed decimals cannot show is
-a tie). A set that a run did not score (pascal58-unseen before session 30) shows `-` there and
-its mean is over the runs that did.
+a tie). A set that a run did not score (pascal58-unseen before session 30, pascal58-all before
+session 31) shows `-` there and its mean is over the runs that did.
 """
 
 import json
