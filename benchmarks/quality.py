@@ -71,6 +71,7 @@ SHARED = REPO.parent / "shared" / "data"
 POOL_SETS = ("carparts-test", "pascal58-person", "pascal58-nonperson")  # disjoint: their images are the unlabeled pool
 # the issue's two evaluation sets, then the Pascal-Part samples as it reports them; the last three lie inside pascal58-all
 SETS = ("carparts-test", "pascal58-all", "pascal58-person", "pascal58-nonperson", "pascal58-unseen")
+WHOLE_PASCAL = "pascal58-all"
 SEEN_CATEGORIES = ("person", "car")  # Pascal-Part categories a training source shows (CCP, car-parts)
 UNSEEN = ("pascal58-nonperson", "pascal58-unseen")  # the issue's unseen categories, and those with cars left out
 BASELINES = ("slic", "felzenszwalb", "ncut")
@@ -137,18 +138,23 @@ def _convert_sources(data: Path) -> None:
 
 
 def _write_evaluation_sets(data: Path, paths: dict[str, Path]) -> None:
+    """Each set with its own object masks and with the salient model's. The salient model runs
+    once per photo: on car-parts test and on all Pascal-Part crops (`pascal58-all`), whose
+    salient view the Pascal-Part subsets are cut from, so a crop has the same mask in every set."""
     pascal = PartDataset.open(data / "pascal58")
     subsets = pascal_subsets([record.get("object_category") for record in pascal.images])
-    chosen = {"carparts-test": (data / "carparts" / "test", None)}
-    chosen |= {name: (data / "pascal58", indices) for name, indices in subsets.items()}
     masker = None
-    for name, (source, indices) in chosen.items():
-        perfect, imperfect = paths[name], paths[f"{name}-salient"]
-        if not _ready(perfect):
-            write_subset(source, perfect, indices, name=name, overwrite=True)
-        if not _ready(imperfect):
+    for name in ("carparts-test", WHOLE_PASCAL):
+        source, indices = (data / "carparts" / "test", None) if name == "carparts-test" else (data / "pascal58", subsets[name])
+        if not _ready(paths[name]):
+            write_subset(source, paths[name], indices, name=name, overwrite=True)
+        if not _ready(paths[f"{name}-salient"]):
             masker = masker or make_masker("salient")
-            write_with_object_masks(perfect, imperfect, masker, "salient", overwrite=True, name=f"{name}-salient")
+            write_with_object_masks(paths[name], paths[f"{name}-salient"], masker, "salient", overwrite=True, name=f"{name}-salient")
+    for name, indices in subsets.items():
+        for view, source in ((name, data / "pascal58"), (f"{name}-salient", paths[f"{WHOLE_PASCAL}-salient"])):
+            if not _ready(paths[view]):  # pascal58-all's indices are all crops in order, so both sources line up
+                write_subset(source, paths[view], indices, name=view, overwrite=True)
 
 
 def pascal_subsets(categories: list[str | None]) -> dict[str, list[int]]:
