@@ -18,7 +18,9 @@ machine cannot favour one): class-agnostic with the object-mask channel (`base`)
 (`base-3ch`, for the none/post rows), class-aware (`class-aware`), and class-agnostic with the
 synthetic categories of `openparts data synth` added (`with-synthetic`). OPS fine-tunes `base`
 with SS+ST on the evaluation images without their labels (salient masks), as the paper's
-Table 3 fine-tunes on PartImageNet val; `--finetune-modes st ss ss+st` adds that table's
+Table 3 fine-tunes on PartImageNet val; `--ops-from with-synthetic` fine-tunes that model instead
+(the synthetic images then stay among the labelled data, in stage folders of their own, so both
+OPS models live side by side in one --work); `--finetune-modes st ss ss+st` adds that table's
 self-training-only and self-supervised-only fine-tunings beside it. Baseline parameters are
 tuned on 20 car-parts train images, and so is OPS's `predict.split_min_fraction` (its parts cut
 at their gaps), whose row stands beside OPS's own when it beats off there. Models are made by
@@ -92,6 +94,7 @@ MODELS = {
 }
 # fine-tuning mode (Table 3) -> the model's name and stage folder; `ops` is the paper's OPS
 OPS_MODELS = {"st": "ops-st", "ss": "ops-ss", "ss+st": "ops"}
+OPS_BASES = ("base", "with-synthetic")  # the class-agnostic models with the object-mask channel OPS may start from
 
 
 def prepare_data(work: Path, synthetic_images: int) -> dict[str, Path]:
@@ -213,26 +216,40 @@ def train_models(
 
 
 def adapt(
-    work: Path, sources: dict[str, Path], base: Path, preset: str, iterations: int, overrides: list[str], modes: list[str]
+    work: Path,
+    sources: dict[str, Path],
+    base: tuple[str, Path],
+    preset: str,
+    iterations: int,
+    overrides: list[str],
+    modes: list[str],
 ) -> dict[str, Path]:
     """OPS and its ablations (Table 3): pseudo labels (for ST) and pseudo parts (for SS) from the
-    base model, then one fine-tuning per mode, each in its own stage folder."""
+    base model (its name and stage folder), then one fine-tuning per mode, each in its own stage
+    folder. Fine-tuning keeps every source the base model learnt from as labelled data; a base
+    other than `base` gets folders of its own (`ops-from-with-synthetic`), so neither OPS
+    overwrites the other."""
+    base_name, base_folder = base
+    suffix = "" if base_name == "base" else f"-from-{base_name}"
+    labeled = {"labeled": sources["carparts-train"], "labeled_2": sources["ccp"]}
+    if MODELS[base_name][0]:
+        labeled["labeled_3"] = sources["synthetic"]
     folder = work / "stages"
     configs = {
         mode: resolve(preset, [f"finetune.iterations={iterations}", f"finetune.mode={mode}", "train.checkpoint_every=50", *overrides])
         for mode in modes
     }
     shared = {"config": configs["ss+st"]}  # pseudo labels and parts: made once, under OPS's params, for every mode
-    unlabeled = {"model": base, "data": sources["unlabeled"]}
+    unlabeled = {"model": base_folder, "data": sources["unlabeled"]}
     adapted = {}
     for mode, config in configs.items():
-        inputs = {"model": base, "labeled": sources["carparts-train"], "labeled_2": sources["ccp"], "unlabeled": sources["unlabeled"]}
+        inputs = {"model": base_folder, **labeled, "unlabeled": sources["unlabeled"]}
         if "st" in mode:
-            inputs["pseudo_labels"] = run_stage("pseudo_labels", unlabeled, shared, folder / "pseudo_labels")
+            inputs["pseudo_labels"] = run_stage("pseudo_labels", unlabeled, shared, folder / f"pseudo_labels{suffix}")
         if "ss" in mode:
-            inputs["pseudo_parts"] = run_stage("cluster_features", unlabeled, shared, folder / "pseudo_parts")
+            inputs["pseudo_parts"] = run_stage("cluster_features", unlabeled, shared, folder / f"pseudo_parts{suffix}")
         name = OPS_MODELS[mode]
-        adapted[name] = run_stage("finetune", inputs, {"config": config}, folder / name)
+        adapted[name] = run_stage("finetune", inputs, {"config": config}, folder / f"{name}{suffix}")
     return adapted
 
 
@@ -325,7 +342,7 @@ class Scorer:
         return self.store.tuned(dev, method, list(range(DEV_IMAGES)))
 
 
-def evaluate(paths: dict[str, Path], models: dict[str, Path], preset: str, work: Path) -> dict[str, Any]:
+def evaluate(paths: dict[str, Path], models: dict[str, Path], preset: str, work: Path, ops_from: str = "base") -> dict[str, Any]:
     predict_config = resolve(preset)["predict"]
     scorer = Scorer(paths, predict_config, work)
     loaded = {name: load_model(artifact(folder, "model")) for name, folder in models.items()}
@@ -335,6 +352,7 @@ def evaluate(paths: dict[str, Path], models: dict[str, Path], preset: str, work:
     fraction, fraction_scores = scorer.split_fraction(loaded[OPS_MODELS["ss+st"]], dev)
     log.info("OPS split_min_fraction %s (dev AP of each: %s)", fraction, fraction_scores)
     results: dict[str, Any] = {
+        "ops_from": ops_from,
         "baseline_parameters": tuned,
         "split_min_fraction": {"chosen": fraction, "dev_AP": fraction_scores},
         "main": {},
@@ -377,13 +395,14 @@ def evaluate(paths: dict[str, Path], models: dict[str, Path], preset: str, work:
 def verdicts(results: dict[str, Any]) -> list[str]:
     """The issue's targets, checked on this run's numbers."""
     lines = []
+    ops = ops_name(results)
     for set_name in SETS:
         for masks in ("imperfect", "perfect"):
             row = results["main"][f"{set_name} {masks}"]
-            lines.append(_miou_verdict(f"{set_name}, {masks} masks: OPS", row, OPS, MATCHED))
+            lines.append(_miou_verdict(f"{set_name}, {masks} masks: {ops}", row, OPS, MATCHED))
             if OPS_SPLIT in row:  # absent where splitting did not help on the dev images, and from older runs
                 chosen = results["split_min_fraction"]["chosen"]
-                lines.append(_miou_verdict(f"{set_name}, {masks} masks: OPS split at {chosen}", row, OPS_SPLIT, MATCHED_SPLIT))
+                lines.append(_miou_verdict(f"{set_name}, {masks} masks: {ops} split at {chosen}", row, OPS_SPLIT, MATCHED_SPLIT))
     for set_name in UNSEEN:
         ablation = results["ablation"][set_name]
         if "none" not in ablation:
@@ -394,6 +413,13 @@ def verdicts(results: dict[str, Any]) -> list[str]:
             verdict = comparison(both, none)
             lines.append(f"- {set_name} (unseen categories): pre+post ({masks}) AP {both:.2f} {verdict} no awareness AP {none:.2f}")
     return lines
+
+
+def ops_name(results: dict[str, Any]) -> str:
+    """OPS as the targets name it: with the model it was fine-tuned from when that is not `base`
+    (results of older runs do not record it: they fine-tuned `base`)."""
+    start = results.get("ops_from", "base")
+    return "OPS" if start == "base" else f"OPS from {start}"
 
 
 def comparison(ours: float, theirs: float) -> str:
@@ -428,6 +454,7 @@ def render(results: dict[str, Any], header: list[str]) -> str:
         "",
         "Post-aware filtering with the same masks the model was given.",
         f"`<baseline>{MATCHED}`: the baseline cut, image by image, to as many segments as OPS shows in the object (its largest).",
+        *_ops_from_lines(results.get("ops_from", "base")),
         *_split_lines(results.get("split_min_fraction")),
         "",
     ]
@@ -444,6 +471,15 @@ def render(results: dict[str, Any], header: list[str]) -> str:
             lines += ["Not run (`--models` left its model out).", ""]
     lines += ["## Targets", "", *verdicts(results), ""]
     return "\n".join(lines)
+
+
+def _ops_from_lines(start: str) -> list[str]:
+    if start == "base":
+        return []
+    return [
+        f"The OPS rows (`{OPS}` and its split and fine-tuning ablations) are fine-tuned from `{start}`, with its labelled data;",
+        f"`{BASE}` is still `base`, and `{start}` itself stands in its own table below.",
+    ]
 
 
 def _split_lines(split: dict[str, Any] | None) -> list[str]:
@@ -463,6 +499,15 @@ def _table(title: str, rows: dict[str, dict[str, float]], columns: tuple[str, ..
     lines = [f"**{title}**", "", "| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     lines += [f"| {name} | " + " | ".join(f"{values[c]:.2f}" for c in columns) + " |" for name, values in rows.items()]
     return [*lines, ""]
+
+
+def training_data(paths: dict[str, Path], synthetic_images: int, ops_from: str) -> str:
+    """The labelled sources and their sizes, and which models the synthetic images went into."""
+    text = f"car-parts train ({len(PartDataset.open(paths['carparts-train'])):,}) + CCP ({len(PartDataset.open(paths['ccp'])):,})"
+    if "synthetic" in paths:
+        users = "with-synthetic" + (" and the OPS from it" if ops_from == "with-synthetic" else "")
+        text += f" + synthetic categories ({synthetic_images:,}, {users} only)"
+    return text
 
 
 def model_made(stage_folder: Path) -> str:
@@ -497,6 +542,12 @@ def main() -> int:
         default=["ss+st"],
         help="fine-tunings of the base model (Table 3): ss+st is OPS; add st and ss for the ablation (default: %(default)s)",
     )
+    parser.add_argument(
+        "--ops-from",
+        choices=OPS_BASES,
+        default="base",
+        help="the base model OPS is fine-tuned from; with-synthetic keeps its synthetic images as labelled data (default: %(default)s)",
+    )
     parser.add_argument("--parallel", action="store_true", help="train the base models side by side (for a GPU)")
     parser.add_argument(
         "--set",
@@ -511,14 +562,17 @@ def main() -> int:
     configure_process()
     if "base" not in args.models:
         parser.error("--models needs base (OPS is fine-tuned from it)")
+    if args.ops_from not in args.models:
+        parser.error(f"--ops-from {args.ops_from} needs {args.ops_from} in --models")
     if "ss+st" not in args.finetune_modes:
         parser.error("--finetune-modes needs ss+st (OPS, which the targets are about)")
     started = time.perf_counter()
     paths = prepare_data(args.work, args.synthetic_images if "with-synthetic" in args.models else 0)
     sources = stage_inputs(args.work, paths, args.models)
     models = train_models(args.work, sources, args.preset, args.iterations, args.models, args.overrides, args.parallel)
-    models |= adapt(args.work, sources, models["base"], args.preset, args.finetune_iterations, args.overrides, args.finetune_modes)
-    results = evaluate(paths, models, args.preset, args.work)
+    start = (args.ops_from, models[args.ops_from])
+    models |= adapt(args.work, sources, start, args.preset, args.finetune_iterations, args.overrides, args.finetune_modes)
+    results = evaluate(paths, models, args.preset, args.work, args.ops_from)
     minutes = (time.perf_counter() - started) / 60
     import transformers
 
@@ -527,11 +581,11 @@ def main() -> int:
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
         f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
         f"command: `python {shlex.join(sys.argv)}` ({minutes:.0f} minutes in this run)",
-        f"Trained on car-parts train ({len(PartDataset.open(paths['carparts-train'])):,}) + CCP ({len(PartDataset.open(paths['ccp'])):,})"
-        f"{' + synthetic categories (' + format(args.synthetic_images, ',') + ', with-synthetic only)' if 'synthetic' in paths else ''}; "
+        f"Trained on {training_data(paths, args.synthetic_images, args.ops_from)}; "
         "of the Pascal-Part categories persons are seen (CCP) and cars (car-parts), pascal58-unseen holds the others.",
         "Models: " + ", ".join(f"{name} {model_made(folder)}" for name, folder in models.items()) + ".",
-        "OPS adapts on the evaluation images without labels (salient masks), as the paper's Table 3 on PartImageNet val.",
+        f"OPS adapts {'' if args.ops_from == 'base' else '`' + args.ops_from + '` '}on the evaluation images without labels "
+        "(salient masks), as the paper's Table 3 on PartImageNet val.",
         "`perfect`: the sets' own object masks; `imperfect`: the salient-object model's. AP/AP50 class-agnostic;",
         "mIoU/fwIoU/mACC are the oracle semantic metrics inside the object (Table 5).",
     ]

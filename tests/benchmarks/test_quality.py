@@ -92,6 +92,46 @@ def test_the_targets_name_the_split_ops_beside_ops() -> None:
     assert not any("split" in line for line in quality.verdicts(results))
 
 
+@pytest.mark.parametrize(
+    ("start", "suffix", "labeled"),
+    [
+        ("base", "", {"labeled": "carparts-train", "labeled_2": "ccp"}),
+        ("with-synthetic", "-from-with-synthetic", {"labeled": "carparts-train", "labeled_2": "ccp", "labeled_3": "synthetic"}),
+    ],
+)
+def test_ops_keeps_the_labelled_data_of_its_base_model_in_folders_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: str, suffix: str, labeled: dict[str, str]
+) -> None:
+    calls = []
+    monkeypatch.setattr(quality, "run_stage", lambda stage, inputs, params, out_dir: calls.append((stage, inputs, out_dir)) or out_dir)
+    sources = {name: tmp_path / name for name in ("carparts-train", "ccp", "unlabeled", "synthetic")}
+    model = tmp_path / "stages" / start
+    adapted = quality.adapt(tmp_path, sources, (start, model), "tiny", 5, [], ["ss+st", "st"])
+    stages = tmp_path / "stages"
+    # `base` keeps the folders of earlier runs, so their pseudo labels, parts and OPS stay current
+    assert adapted == {"ops": stages / f"ops{suffix}", "ops-st": stages / f"ops-st{suffix}"}
+    made = {out_dir.name: (stage, inputs) for stage, inputs, out_dir in calls}
+    assert made[f"pseudo_labels{suffix}"] == ("pseudo_labels", {"model": model, "data": sources["unlabeled"]})
+    assert made[f"pseudo_parts{suffix}"] == ("cluster_features", {"model": model, "data": sources["unlabeled"]})
+    stage, inputs = made[f"ops{suffix}"]
+    assert stage == "finetune" and inputs["model"] == model
+    assert {role: path.name for role, path in inputs.items() if role.startswith("labeled")} == labeled
+    assert inputs["pseudo_labels"] == stages / f"pseudo_labels{suffix}" and inputs["pseudo_parts"] == stages / f"pseudo_parts{suffix}"
+
+
+def test_the_targets_name_the_model_ops_was_fine_tuned_from() -> None:
+    row = {"slic": {"mIoU": 30.0}, "felzenszwalb": {"mIoU": 40.0}, "ncut": {"mIoU": 45.0}, quality.OPS: {"mIoU": 46.0}}
+    results = {
+        "ops_from": "with-synthetic",
+        "main": {f"{name} {masks}": row for name in quality.SETS for masks in ("imperfect", "perfect")},
+        "ablation": {name: {} for name in quality.UNSEEN},
+    }
+    lines = quality.verdicts(results)
+    assert "- pascal58-all, imperfect masks: OPS from with-synthetic mIoU 46.00 beats the best baseline (ncut 45.00)" in lines
+    del results["ops_from"]  # results of runs before --ops-from fine-tuned base
+    assert "- pascal58-all, imperfect masks: OPS mIoU 46.00 beats the best baseline (ncut 45.00)" in quality.verdicts(results)
+
+
 def test_a_lead_below_the_printed_precision_is_a_tie() -> None:
     row = {"slic": {"mIoU": 30.0}, "felzenszwalb": {"mIoU": 40.0}, "ncut": {"mIoU": 45.7767}, quality.OPS: {"mIoU": 45.782}}
     assert quality._miou_verdict("x: OPS", row, quality.OPS, quality.MATCHED) == "- x: OPS mIoU 45.78 ties the best baseline (ncut 45.78)"
