@@ -415,10 +415,14 @@ def verdicts(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def ops_start(results: dict[str, Any]) -> str:
+    """The model OPS was fine-tuned from (results of older runs do not record it: they fine-tuned `base`)."""
+    return results.get("ops_from", "base")
+
+
 def ops_name(results: dict[str, Any]) -> str:
-    """OPS as the targets name it: with the model it was fine-tuned from when that is not `base`
-    (results of older runs do not record it: they fine-tuned `base`)."""
-    start = results.get("ops_from", "base")
+    """OPS as the targets name it: with the model it was fine-tuned from when that is not `base`."""
+    start = ops_start(results)
     return "OPS" if start == "base" else f"OPS from {start}"
 
 
@@ -454,7 +458,7 @@ def render(results: dict[str, Any], header: list[str]) -> str:
         "",
         "Post-aware filtering with the same masks the model was given.",
         f"`<baseline>{MATCHED}`: the baseline cut, image by image, to as many segments as OPS shows in the object (its largest).",
-        *_ops_from_lines(results.get("ops_from", "base")),
+        *_ops_from_lines(ops_start(results)),
         *_split_lines(results.get("split_min_fraction")),
         "",
     ]

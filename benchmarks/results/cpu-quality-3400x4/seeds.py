@@ -10,7 +10,8 @@ parameters are tuned on the dev images, their segments kept in the work folder),
 them is read from the first run that scored the set and checked to be the same in the others. A
 run beats it as bench-quality's own verdict says (a lead the two printed decimals cannot show is
 a tie). A set that a run did not score (pascal58-unseen before session 30, pascal58-all before
-session 31) shows `-` there and its mean is over the runs that did.
+session 31) shows `-` there and its mean is over the runs that did. A run made with `--ops-from`
+names the model its OPS rows started from (session 32).
 """
 
 import json
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.quality import BASE, OPS, OPS_SPLIT, best_baseline, comparison
+from benchmarks.quality import BASE, OPS, OPS_SPLIT, best_baseline, comparison, ops_start
 
 MODELS = (BASE, OPS, OPS_SPLIT)
 
@@ -35,10 +36,16 @@ def cells(runs: list[dict], key: str, value: Callable[[dict], float]) -> str:
     return " ".join(f"{value(run['main'][key]):11.2f}" if key in run["main"] else f"{'-':>11s}" for run in runs)
 
 
+def described(run: dict) -> str:
+    """Where the run's split fraction and its OPS came from: a run with `--ops-from` names the model."""
+    start = ops_start(run)
+    return f"split at {run['split_min_fraction']['chosen']}" + ("" if start == "base" else f", OPS from {start}")
+
+
 def main() -> None:
     runs = [json.loads((Path(folder) / "quality.json").read_text()) for folder in sys.argv[1:]]
     names = [Path(folder).name for folder in sys.argv[1:]]
-    print("runs: " + ", ".join(f"{name} (split at {run['split_min_fraction']['chosen']})" for name, run in zip(names, runs, strict=True)))
+    print("runs: " + ", ".join(f"{name} ({described(run)})" for name, run in zip(names, runs, strict=True)))
     columns = " ".join(f"{name[:11]:>11s}" for name in names)
     print(f"{'set and masks':34s} {'method':28s} {columns} {'mean':>7s} {'sd':>5s} {'wins':>5s}")
     keys = list(dict.fromkeys(key for run in runs for key in run["main"]))
