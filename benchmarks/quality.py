@@ -94,7 +94,8 @@ MODELS = {
 }
 # fine-tuning mode (Table 3) -> the model's name and stage folder; `ops` is the paper's OPS
 OPS_MODELS = {"st": "ops-st", "ss": "ops-ss", "ss+st": "ops"}
-OPS_BASES = ("base", "with-synthetic")  # the class-agnostic models with the object-mask channel OPS may start from
+# OPS may start from a model of the default architecture (class-agnostic, object-mask channel): one without overrides
+OPS_BASES = tuple(name for name, (_, model_overrides) in MODELS.items() if not model_overrides)
 
 
 def prepare_data(work: Path, synthetic_images: int) -> dict[str, Path]:
