@@ -4,7 +4,7 @@ Each superpixel inside the object goes to the part that owns most of its pixels 
 the oracle mIoU is scored before and after. Run from the repository root, on a bench-quality work
 folder whose OPS stage is trained:
 
-    python benchmarks/results/superpixel-snap/snap.py --work outputs/q2000c-split --split 0.2 --sets carparts-test
+    PYTHONPATH=. python benchmarks/results/superpixel-snap/snap.py --work outputs/q2000c-split --split 0.2 --sets carparts-test
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from skimage.segmentation import slic
 
+from benchmarks.quality import POOL_SETS, SETS
 from openparts.config import resolve
 from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset
@@ -24,8 +25,6 @@ from openparts.evaluation.semantic import evaluate_semantic
 from openparts.model import load_model
 
 log = logging.getLogger("snap")
-SETS = ("carparts-test", "pascal58-person", "pascal58-nonperson")  # the default; the later sets of bench-quality besides
-CHOICES = (*SETS, "pascal58-all", "pascal58-unseen")
 
 
 def snapped(results: list[dict[str, Any]], dataset: PartDataset, index: int, superpixels: int) -> list[dict[str, Any]]:
@@ -56,7 +55,7 @@ def main() -> None:
     parser.add_argument("--work", default="outputs/q2000c-split")
     parser.add_argument("--split", type=float, help="predict.split_min_fraction (the dev images chose 0.2 for this model)")
     parser.add_argument("--superpixels", type=int, nargs="+", default=[100, 200, 400])
-    parser.add_argument("--sets", nargs="+", choices=CHOICES, default=list(SETS))
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(POOL_SETS))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     predictor = Predictor(
