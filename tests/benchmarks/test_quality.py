@@ -119,6 +119,12 @@ def test_ops_keeps_the_labelled_data_of_its_base_model_in_folders_of_its_own(
     assert inputs["pseudo_labels"] == stages / f"pseudo_labels{suffix}" and inputs["pseudo_parts"] == stages / f"pseudo_parts{suffix}"
 
 
+def test_ops_starts_from_with_synthetic_whenever_the_run_trains_it() -> None:
+    assert quality.default_ops_start(list(quality.MODELS)) == "with-synthetic"
+    assert quality.default_ops_start(["base", "with-synthetic"]) == "with-synthetic"
+    assert quality.default_ops_start(["base", "base-3ch"]) == "base"
+
+
 def test_the_targets_name_the_model_ops_was_fine_tuned_from() -> None:
     row = {"slic": {"mIoU": 30.0}, "felzenszwalb": {"mIoU": 40.0}, "ncut": {"mIoU": 45.0}, quality.OPS: {"mIoU": 46.0}}
     results = {
