@@ -95,7 +95,7 @@ bench-memory: $(STAMP)
 # agnostic, synthetic categories added; benchmarks/results/quality.md. Hours on 2 CPU cores (ITERATIONS
 # training steps per model, 4 models), minutes on a GPU (QUALITY_ARGS="--parallel --set train.batch_size=16").
 # The CPU recipe whose OPS beat the best baseline on both evaluation sets (cpu-quality-3400x4/README.md):
-# ITERATIONS=3400 QUALITY_ARGS="--set train.batch_size=4" (each model 66-104 minutes on 2 cores).
+# ITERATIONS=3400 QUALITY_ARGS="--set train.batch_size=4" (each model 80-104 minutes on 2 cores).
 bench-quality: $(STAMP)
 	$(BIN)/python benchmarks/quality.py --work outputs/quality --iterations $${ITERATIONS:-2000} $(QUALITY_ARGS)
 
