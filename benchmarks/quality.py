@@ -508,8 +508,8 @@ def _table(title: str, rows: dict[str, dict[str, float]], columns: tuple[str, ..
 
 
 def default_ops_start(models: list[str]) -> str:
-    """with-synthetic when it is trained: OPS from it beat the best baseline on both evaluation sets in 3 of 3
-    seeds, from base in 2 of 3 (benchmarks/results/cpu-quality-3400x4/README.md)."""
+    """with-synthetic when it is trained: the split OPS from it beat the best baseline on both evaluation sets
+    in 3 of 3 seeds, from base in 2 of 3 (benchmarks/results/cpu-quality-3400x4/README.md)."""
     return "with-synthetic" if "with-synthetic" in models else "base"
 
 
@@ -573,7 +573,7 @@ def main() -> int:
     args = parser.parse_args()
     configure_process()
     if "base" not in args.models:
-        parser.error("--models needs base (OPS is fine-tuned from it)")
+        parser.error("--models needs base (scored beside OPS, and OPS's start when with-synthetic is left out)")
     args.ops_from = args.ops_from or default_ops_start(args.models)
     if args.ops_from not in args.models:
         parser.error(f"--ops-from {args.ops_from} needs {args.ops_from} in --models")
