@@ -91,7 +91,9 @@ def training_inputs(work: dict[str, Path], stage: str) -> dict[str, Path]:
     }
 
 
-@pytest.mark.parametrize("stage,seed,kills", [("train", 0, 2), ("finetune", 2, 2)])  # train: steps 7 and 4, finetune: 1 and 5
+# one random kill each (train: step 7, after a checkpoint; finetune: step 1, before any), besides the
+# kill inside a checkpoint: both stages share the trainer, and every kill is two CLI runs of the suite's time
+@pytest.mark.parametrize("stage,seed,kills", [("train", 0, 1), ("finetune", 2, 1)])
 def test_training_killed_anywhere_resumes_to_the_same_weights(work: dict, tmp_path: Path, stage: str, seed: int, kills: int) -> None:
     inputs = training_inputs(work, stage)
     reference = tmp_path / "uninterrupted"
