@@ -93,15 +93,14 @@ def training_inputs(work: dict[str, Path], stage: str) -> dict[str, Path]:
 
 # one random kill each (train: step 7, after a checkpoint; finetune: step 1, before any), besides the
 # kill inside a checkpoint: both stages share the trainer, and every kill is two CLI runs of the suite's time
-@pytest.mark.parametrize("stage,seed,kills", [("train", 0, 1), ("finetune", 2, 1)])
-def test_training_killed_anywhere_resumes_to_the_same_weights(work: dict, tmp_path: Path, stage: str, seed: int, kills: int) -> None:
+@pytest.mark.parametrize("stage,seed", [("train", 0), ("finetune", 2)])
+def test_training_killed_anywhere_resumes_to_the_same_weights(work: dict, tmp_path: Path, stage: str, seed: int) -> None:
     inputs = training_inputs(work, stage)
     reference = tmp_path / "uninterrupted"
     assert openparts(work, stage, inputs, reference).returncode == 0
     weights = (reference / "model" / "model.safetensors").read_bytes()
     iterations = PARAMS["overrides"]["train.iterations" if stage == "train" else "finetune.iterations"]
-    steps = random.Random(seed).sample(range(1, iterations), kills)  # distinct random steps, before and after checkpoints
-    faults = [{"at_step": str(step)} for step in steps] + [{"in_checkpoint": "1"}]
+    faults = [{"at_step": str(random.Random(seed).randrange(1, iterations))}, {"in_checkpoint": "1"}]
     for index, fault in enumerate(faults):
         out = tmp_path / f"run-{index}"
         first = openparts(work, stage, inputs, out, **fault)
