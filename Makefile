@@ -97,10 +97,10 @@ bench-memory: $(STAMP)
 # The CPU recipe whose OPS beat the best baseline on both evaluation sets (cpu-quality-3400x4/README.md):
 # ITERATIONS=3400 QUALITY_ARGS="--set train.batch_size=4" (each model 80-104 minutes on 2 cores).
 bench-quality: $(STAMP)
-	$(BIN)/python benchmarks/quality.py --work outputs/quality --iterations $${ITERATIONS:-2000} $(QUALITY_ARGS)
+	$(BIN)/python -m benchmarks.quality --work outputs/quality --iterations $${ITERATIONS:-2000} $(QUALITY_ARGS)
 
 bench-carparts: $(STAMP)
-	$(BIN)/python benchmarks/carparts_quality.py --work outputs/carparts --minutes 45
+	$(BIN)/python -m benchmarks.carparts_quality --work outputs/carparts --minutes 45
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

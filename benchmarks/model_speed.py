@@ -58,6 +58,7 @@ from openparts.engine.data import training_loader
 from openparts.engine.precision import inference_dtype, native_bf16, training_autocast
 from openparts.engine.predict import Predictor
 from openparts.engine.supervised import part_class_names, training_datasets
+from openparts.engine.trainer import freeze_backbone_batchnorm
 from openparts.evaluation.report import score_predictions
 from openparts.model import build_model, deformable_attention, input_channels, load_model, unoptimised
 
@@ -134,6 +135,8 @@ def training_step_seconds(
     `autocast` says otherwise."""
     torch.manual_seed(config["train"]["seed"])
     model = build_model(config["model"]).to(device).train()
+    if config["model"]["backbone"]["freeze_batchnorm"]:  # as the trainer runs it: no statistics or gradients there
+        freeze_backbone_batchnorm(model)
     if profiler is not None:
         label_regions(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)

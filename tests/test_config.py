@@ -92,7 +92,7 @@ def test_every_preset_has_the_same_keys() -> None:
         ("model.backbone.layer_type=dense", "model.backbone.layer_type must be one of basic, bottleneck"),
         ("model.backbone.depths=[2, 2, 2]", "model.backbone.depths must list 4 whole numbers"),
         ("model.backbone.hidden_sizes=[64, 128, 0, 512]", "model.backbone.hidden_sizes must list 4 whole numbers"),
-        ("model.backbone.pretrained=''", "model.backbone.pretrained must be null or a name or path"),
+        ("model.backbone.pretrained=''", "model.backbone.pretrained must be null \\(random initialisation\\), package"),
         ("train.scale_range=[1.5, 0.5]", "train.scale_range must be \\[smallest, largest\\] scale"),
         ("train.object_mask_jitter=1.5", "train.object_mask_jitter must be a number from 0 to 1, got 1.5"),
         ("train.lr_decay_at=[0.9, 0.5]", "train.lr_decay_at must list shares of training"),

@@ -18,9 +18,22 @@ def test_affinity_matches_eq2_by_hand() -> None:
     labels = torch.tensor([0, 0, 1])
     centers, present = centroids(features, labels, 2)
     assert torch.allclose(centers, torch.tensor([[0.5, 0.5], [0.0, 1.0]]))
-    # cluster 0: both pixels at squared distance 0.5; cluster 1: its pixel at 0. N = 3, K = 2.
-    expected = (2 * math.exp(0.5) + math.exp(0.0)) / (3 * 2)
+    # cluster 0: both pixels at squared distance 0.5, mean exp(0.5); cluster 1: its pixel at 0, mean 1; K = 2
+    expected = (math.exp(0.5) + math.exp(0.0)) / 2
     assert affinity_loss(features, labels, centers, present).item() == pytest.approx(expected)
+    assert affinity_loss(features, labels, centers, present, tau=0.5).item() == pytest.approx((math.exp(1.0) + 1) / 2)
+
+
+def test_affinity_weighs_a_small_cluster_as_much_as_a_large_one() -> None:
+    # Eq. 2's inner sum runs over each cluster's own pixels: a mean per cluster, then over clusters
+    features = torch.tensor([[1.0, 0.0]] * 5 + [[0.0, 1.0]] * 4 + [[0.0, 0.0], [0.0, 2.0]])
+    labels = torch.tensor([0] * 5 + [1] * 6)  # cluster 0: 5 pixels on their centre; cluster 1: 6 around (0, 1)
+    centers, present = centroids(features, labels, 2)
+    assert torch.allclose(centers[1], torch.tensor([0.0, 1.0]))
+    tight, loose = 1.0, (4 * 1.0 + 2 * math.exp(1.0)) / 6
+    assert affinity_loss(features, labels, centers, present).item() == pytest.approx((tight + loose) / 2)
+    # not the mean over all pixels divided by K, which weighs the clusters by size and is K times weaker
+    assert affinity_loss(features, labels, centers, present).item() != pytest.approx((5 * tight + 6 * loose) / (11 * 2))
 
 
 def test_empty_clusters_and_ignored_pixels_take_no_part() -> None:
@@ -29,7 +42,7 @@ def test_empty_clusters_and_ignored_pixels_take_no_part() -> None:
     centers, present = centroids(features, labels, 3)
     assert present.tolist() == [True, False, True]
     assert contrast_loss(centers[present]).item() == pytest.approx((2 + 2 * math.exp(-2.0)) / 2)
-    assert affinity_loss(features, labels, centers, present).item() == pytest.approx((1 + 1) / (2 * 2))
+    assert affinity_loss(features, labels, centers, present).item() == pytest.approx((1 + 1) / 2)
 
 
 def test_batch_loss_normalises_features_and_weights_the_terms() -> None:
@@ -40,8 +53,8 @@ def test_batch_loss_normalises_features_and_weights_the_terms() -> None:
     losses = self_supervised_loss(features, labels, 2)
     contrast = (2 + 2 * math.exp(-2.0)) / 2
     assert losses["loss_contrast"].item() == pytest.approx(contrast)
-    assert losses["loss_affinity"].item() == pytest.approx(3 / (3 * 2))
-    assert losses["loss_ss"].item() == pytest.approx(10 * contrast + 0.5 * 0.5)
+    assert losses["loss_affinity"].item() == pytest.approx((1 + 1) / 2)
+    assert losses["loss_ss"].item() == pytest.approx(10 * contrast + 0.5 * 1.0)
     custom = self_supervised_loss(features, labels, 2, SelfSupervisedWeights(lambda_contrast=1.0, lambda_affinity=0.0))
     assert custom["loss_ss"].item() == pytest.approx(contrast)
 

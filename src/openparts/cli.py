@@ -124,6 +124,14 @@ def _model_parsers(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a predict.* key")
     predict.add_argument("--device", help="cpu or cuda (default: cuda when available)")
 
+    backbones = subparsers.add_parser(
+        "backbones", help="the backbones by name and where their weights come from; --check proves the weights"
+    )
+    backbones.add_argument("--check", metavar="NAME", help="classify scikit-image's bundled photos with this backbone's ImageNet weights")
+    backbones.add_argument("--pretrained", help="with --check: the weights source (default: package where one ships them)")
+    backbones.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="with --check: the preset whose ResNet shape to use")
+    backbones.set_defaults(func=_run_backbones)
+
 
 def _stage_parser(subparsers: argparse._SubParsersAction) -> None:
     from openparts.stages import STAGES
@@ -364,6 +372,38 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_backbones(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from openparts.config import resolve
+    from openparts.model.backbones import BACKBONES, PACKAGE_SOURCE
+    from openparts.model.imagenet import check_photos
+
+    if not args.check:
+        sys.stdout.write(f"{'name':20} {'features (strides 4-32)':26} {'normalisation (mean / std)':30} pretrained weights\n")
+        for backbone in BACKBONES.values():
+            channels = "/".join(map(str, backbone.channels)) if backbone.channels else "hidden_sizes"
+            statistics = f"{backbone.mean[0]:.3f}.. / {backbone.std[0]:.3f}.."
+            if backbone.bundled:
+                installed = "installed" if importlib.util.find_spec(backbone.bundled.module) else "not installed"
+                weights = f"package: {backbone.bundled.distribution} ({installed})"
+            else:
+                weights = "a file or hub name, e.g. microsoft/resnet-50"
+            sys.stdout.write(f"{backbone.name:20} {channels:26} {statistics:30} {weights}\n")
+        return 0
+    if args.check not in BACKBONES:
+        raise ValueError(f"unknown backbone {args.check!r}; valid names: {', '.join(BACKBONES)}")
+    source = args.pretrained or (PACKAGE_SOURCE if BACKBONES[args.check].bundled else None)
+    if source is None:
+        raise ValueError(f"--check {args.check}: name the weights with --pretrained (no package ships them)")
+    overrides = [f"model.backbone.name={args.check}", f"model.backbone.pretrained={source}"]
+    results = check_photos(resolve(args.preset, overrides)["model"]["backbone"])
+    for photo, (ranked, right) in results.items():
+        classes = ", ".join(f"{label.split(',')[0]} {probability:.2f}" for label, probability in ranked)
+        sys.stdout.write(f"{photo:8} {'ok   ' if right else 'WRONG'} {classes}\n")
+    return 0 if all(right for _, right in results.values()) else 1
+
+
 def _preset_of(model) -> dict:
     from openparts.config import preset
 
@@ -499,6 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cpus.keep_freed_memory()
 
     try:
+        if hasattr(args, "func"):
+            return args.func(args)
         if args.command == "data":
             return _run_data(args)
         if args.command == "train":
@@ -538,6 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(f"{args.uri}: bucket reachable\n")
             return 0
     except (DataError, InvalidDatasetError, FileExistsError, FileNotFoundError, ValueError, storage.StorageError) as error:
+        # CheckpointError and ConfigError are ValueErrors that name the file or key
         log.error("%s", error)
         return 1
     return 2

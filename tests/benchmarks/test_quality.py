@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import quality
+from benchmarks import quality, quality_data
 from openparts.config import resolve
 from openparts.data import synth
 from openparts.model import build_model
@@ -75,7 +75,7 @@ def test_the_targets_name_the_split_ops_beside_ops() -> None:
         methods = {"slic": 30.0, "felzenszwalb": 40.0, "ncut": 50.0, quality.OPS: ops}
         if split is not None:
             methods |= {quality.OPS_SPLIT: split, "ncut" + quality.MATCHED_SPLIT: 52.0}
-        return {name: {"mIoU": value} for name, value in methods.items()}
+        return {name: {"mIoU": value, "AP": 0.0} for name, value in methods.items()}
 
     results = {
         "main": {f"{name} {masks}": row(45.0, 55.0) for name in quality.SETS for masks in ("imperfect", "perfect")},
@@ -126,7 +126,7 @@ def test_ops_starts_from_with_synthetic_whenever_the_run_trains_it() -> None:
 
 
 def test_the_targets_name_the_model_ops_was_fine_tuned_from() -> None:
-    row = {"slic": {"mIoU": 30.0}, "felzenszwalb": {"mIoU": 40.0}, "ncut": {"mIoU": 45.0}, quality.OPS: {"mIoU": 46.0}}
+    row = {"slic": {"mIoU": 30.0}, "felzenszwalb": {"mIoU": 40.0}, "ncut": {"mIoU": 45.0}, quality.OPS: {"mIoU": 46.0, "AP": 1.0}}
     results = {
         "ops_from": "with-synthetic",
         "main": {f"{name} {masks}": row for name in quality.SETS for masks in ("imperfect", "perfect")},
@@ -147,7 +147,7 @@ def test_a_lead_below_the_printed_precision_is_a_tie() -> None:
 
 def test_each_pascal_part_crop_lands_in_the_sets_of_its_category() -> None:
     categories = ["person", "car", "dog", "person", "chair", None]
-    subsets = quality.pascal_subsets(categories)
+    subsets = quality_data.pascal_subsets(categories)
     assert subsets == {
         "pascal58-all": [0, 1, 2, 3, 4, 5],
         "pascal58-person": [0, 3],
@@ -155,5 +155,53 @@ def test_each_pascal_part_crop_lands_in_the_sets_of_its_category() -> None:
         "pascal58-unseen": [2, 4],
     }
     # the unlabeled pool is the pool sets' union: each crop in it once
-    pooled = [i for name in quality.POOL_SETS if name in subsets for i in subsets[name]]
+    pooled = [i for name in quality_data.POOL_SETS if name in subsets for i in subsets[name]]
     assert sorted(pooled) == list(range(len(categories)))
+
+
+def test_a_crop_falls_in_the_same_half_of_every_set_that_holds_it() -> None:
+    subsets = quality_data.pascal_subsets(["person", "car", "dog", "person", "chair", "dog"])
+    held_out = {name: [indices[p] for p in quality_data.halves(indices)[1]] for name, indices in subsets.items()}
+    assert held_out == {"pascal58-all": [1, 3, 5], "pascal58-person": [3], "pascal58-nonperson": [1, 5], "pascal58-unseen": [5]}
+    adapt, scored = quality_data.halves(subsets["pascal58-unseen"])
+    assert sorted(adapt + scored) == list(range(len(subsets["pascal58-unseen"]))) and not set(adapt) & set(scored)
+
+
+def test_held_out_adaptation_and_random_init_get_stage_folders_of_their_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(quality, "run_stage", lambda stage, inputs, params, out_dir: calls.append((stage, inputs, out_dir)) or out_dir)
+    sources = {name: tmp_path / name for name in ("carparts-train", "ccp", "unlabeled", "unlabeled-half")}
+    base = tmp_path / "stages" / "base"
+    assert quality.adapt(tmp_path, sources, ("base", base), "tiny", 5, [], ["ss+st"], pool="unlabeled-half") == {
+        "ops": tmp_path / "stages" / "ops-heldout"
+    }
+    assert all(inputs.get("data", inputs.get("unlabeled")) == sources["unlabeled-half"] for _, inputs, _ in calls)
+    random = tmp_path / "stages" / "base-random"
+    assert quality.adapt(tmp_path, sources, ("base-random", random), "tiny", 5, [], ["ss+st"]) == {
+        "ops": tmp_path / "stages" / "ops-from-base-random"
+    }
+    assert quality.default_ops_starts(["base", "base-random"]) == ["base", "base-random"]
+    assert quality.default_ops_starts(["base", "with-synthetic"]) == ["with-synthetic"]
+
+
+def test_the_pretrained_targets_read_unseen_ap_and_the_unsplit_lead() -> None:
+    def row(ops_miou: float, ap: float) -> dict[str, dict[str, float]]:
+        scores = {"slic": 30.0, "felzenszwalb": 40.0, "ncut": 45.0}
+        return {
+            **{m: {"mIoU": v, "AP": 0.0} for m, v in scores.items()},
+            quality.BASE: {"mIoU": 44.0, "AP": ap},
+            quality.OPS: {"mIoU": ops_miou, "AP": ap + 1},
+        }
+
+    results = {"main": {"pascal58-unseen perfect": row(60.0, 4.5), "pascal58-unseen imperfect": row(51.0, 1.0)}}
+    lines = quality.pretrained_verdicts(results)
+    assert lines == [
+        "- pascal58-unseen, perfect masks: the base model AP 4.50 does NOT reach 5",
+        "- pascal58-unseen, perfect masks: OPS AP 5.50 reaches 5",
+        "- pascal58-unseen, imperfect masks: OPS (parts not cut at gaps) mIoU 51.00 leads the best baseline (ncut 45.00) by +6.00:"
+        " reaches +5",
+    ]
+    results["held_out"] = {"pascal58-unseen-heldout imperfect": {**row(0, 0), quality.OPS_HELD_OUT: {"mIoU": 44.0}}}
+    assert quality.pretrained_verdicts(results)[-1] == (
+        "- pascal58-unseen-heldout imperfect masks: OPS adapted on the other half mIoU 44.00 does NOT beat the best baseline (ncut 45.00)"
+    )

@@ -3,8 +3,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
-from transformers import ResNetConfig, ResNetModel
 
 from openparts.config import resolve
 from openparts.model import CheckpointError, build_model, load_model, save_model
@@ -67,36 +65,3 @@ def test_training_state_never_unpickles_arbitrary_objects(tmp_path: Path) -> Non
     path.write_bytes(pickle.dumps("x")[:3])
     with pytest.raises(CheckpointError, match="corrupted, truncated or unsafe"):
         load_train_state(path)
-
-
-def _resnet_file(tmp_path: Path, prefix: str = "") -> Path:
-    backbone = tiny()["backbone"]
-    resnet = ResNetModel(
-        ResNetConfig(
-            num_channels=3,
-            embedding_size=backbone["embedding_size"],
-            hidden_sizes=backbone["hidden_sizes"],
-            depths=backbone["depths"],
-            layer_type="basic",
-        )
-    )
-    path = tmp_path / "resnet.safetensors"
-    save_file({prefix + k: v.contiguous() for k, v in resnet.state_dict().items()}, path)
-    return path
-
-
-def test_pretrained_rgb_stem_gets_a_zero_object_channel(tmp_path: Path) -> None:
-    path = _resnet_file(tmp_path, prefix="resnet.")
-    from safetensors.torch import load_file
-
-    stem = load_file(path)["resnet.embedder.embedder.convolution.weight"]
-    model = build_model(tiny(f"model.backbone.pretrained={path}"))
-    loaded = model.mask2former.model.pixel_level_module.encoder.embedder.embedder.convolution.weight
-    assert torch.equal(loaded[:, :3], stem)
-    assert torch.count_nonzero(loaded[:, 3]) == 0
-
-
-def test_pretrained_weights_of_another_shape_are_rejected(tmp_path: Path) -> None:
-    path = _resnet_file(tmp_path)
-    with pytest.raises(CheckpointError, match="do not fit the configured backbone"):
-        build_model(tiny(f"model.backbone.pretrained={path}", "model.backbone.hidden_sizes=[8, 16, 32, 128]"))

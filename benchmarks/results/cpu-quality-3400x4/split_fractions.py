@@ -12,7 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
-from benchmarks.quality import SETS, SPLIT_FRACTIONS, Scorer, prepare_data
+from benchmarks.quality import SPLIT_FRACTIONS, Scorer
+from benchmarks.quality_data import SETS, prepare_data
 from openparts.config import resolve
 from openparts.model import load_model
 from openparts.stages.manifest import artifact

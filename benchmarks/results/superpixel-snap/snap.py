@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from skimage.segmentation import slic
 
-from benchmarks.quality import POOL_SETS, SETS
+from benchmarks.quality_data import POOL_SETS, SETS
 from openparts.config import resolve
 from openparts.data import masks as mask_io
 from openparts.data.dataset import PartDataset

@@ -18,9 +18,8 @@ def build_model(model_config: dict[str, Any], num_classes: int = 1) -> PartSegme
     if model_config["class_agnostic"] and num_classes != 1:
         raise ValueError(f"a class-agnostic model has one class, not {num_classes}")
     model = PartSegmenter(model_config, num_classes)
-    pretrained = model_config["backbone"].get("pretrained")
-    if pretrained:
-        load_backbone(model.mask2former.model.pixel_level_module.encoder, pretrained, model.in_channels)
+    if model_config["backbone"].get("pretrained"):
+        load_backbone(model.mask2former.model.pixel_level_module.encoder, model_config["backbone"], model.in_channels)
     return model
 
 

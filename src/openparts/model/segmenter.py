@@ -1,7 +1,7 @@
 """The OPS part segmenter: transformers' Mask2Former with an object-mask input channel.
 
-`PartSegmenter` owns the input normalisation (the model, not the data, knows its pretrained
-statistics), turns openparts targets into Mask2Former's labels, and returns, from one
+`PartSegmenter` owns the input normalisation (the model, not the data, knows the statistics
+its backbone's pretrained weights expect), turns openparts targets into Mask2Former's labels, and returns, from one
 forward pass, the predictions, the losses and the per-pixel mask features (the pixel
 decoder's last hidden state) that feature clustering and the self-supervised losses use.
 """
@@ -15,17 +15,18 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, ResNetConfig
+from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation
 
 from openparts.model import decoder_masks, deformable_attention
+from openparts.model.backbones import backbone_for, transformers_backbone_config
 
 log = logging.getLogger(__name__)
 deformable_attention.install()
 
 
 class _KnownBackboneWarning(logging.Filter):
-    """transformers warns that ResNet is not a 'supported' Mask2Former backbone; it works (the
-    pixel decoder only needs four feature maps at strides 4-32), and the paper uses it."""
+    """transformers warns that ResNet and timm networks are not 'supported' Mask2Former backbones;
+    they work (the pixel decoder only needs four feature maps at strides 4-32), and the paper uses ResNet."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "not a supported model" not in record.getMessage()
@@ -33,8 +34,6 @@ class _KnownBackboneWarning(logging.Filter):
 
 logging.getLogger("transformers.models.mask2former.configuration_mask2former").addFilter(_KnownBackboneWarning())
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 OBJECT_MASK_MEAN, OBJECT_MASK_STD = 0.5, 0.5
 """The object channel in {0, 1} maps to {-1, +1}, as the official code's 128/128 on a 0-255 mask."""
 SIZE_DIVISIBILITY = 32
@@ -47,17 +46,8 @@ def input_channels(model_config: dict[str, Any]) -> int:
 
 def mask2former_config(model_config: dict[str, Any], num_classes: int) -> Mask2FormerConfig:
     """Translate the `model` section of an openparts configuration into a transformers config."""
-    backbone = model_config["backbone"]
-    backbone_config = ResNetConfig(
-        num_channels=input_channels(model_config),
-        embedding_size=backbone["embedding_size"],
-        hidden_sizes=list(backbone["hidden_sizes"]),
-        depths=list(backbone["depths"]),
-        layer_type=backbone["layer_type"],
-        out_features=["stage1", "stage2", "stage3", "stage4"],
-    )
     return Mask2FormerConfig(
-        backbone_config=backbone_config,
+        backbone_config=transformers_backbone_config(model_config["backbone"], input_channels(model_config)),
         num_labels=num_classes,
         hidden_dim=model_config["hidden_dim"],
         feature_size=model_config["mask_feature_size"],
@@ -97,8 +87,9 @@ class PartSegmenter(nn.Module):
         self.num_classes = num_classes
         self.in_channels = input_channels(model_config)
         self.mask2former = Mask2FormerForUniversalSegmentation(mask2former_config(model_config, num_classes))
-        mean = list(IMAGENET_MEAN) + [OBJECT_MASK_MEAN] * (self.in_channels - 3)
-        std = list(IMAGENET_STD) + [OBJECT_MASK_STD] * (self.in_channels - 3)
+        backbone = backbone_for(model_config["backbone"])  # pixels normalised as its pretrained weights expect
+        mean = list(backbone.mean) + [OBJECT_MASK_MEAN] * (self.in_channels - 3)
+        std = list(backbone.std) + [OBJECT_MASK_STD] * (self.in_channels - 3)
         self.register_buffer("pixel_mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
         decoder = self.mask2former.model.transformer_module.decoder
